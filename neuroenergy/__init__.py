@@ -1,0 +1,7 @@
+"""neuroenergy: spiking/neuromorphic-first energy-aware learning on snnTorch.
+
+Subpackages: ``energy`` (measure, cost tables, loss terms), ``models``,
+``data``, ``train``, ``protocols``, ``results``, ``stats``.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,28 @@
+"""Energy: ``measure(model, batch) -> EnergyReport``, cost tables, loss terms.
+
+Owns every count of what a network costs: spikes, synaptic operations
+(NeuroBench definitions), membrane updates, activation energy and the
+picojoule estimate from a named cost table (compute-only, not a hardware
+reading). ``neuroenergy.energy.terms`` holds the differentiable E(theta, x)
+used in the training loss; on the same batch each term equals the matching
+``measure`` figure.
+"""
+
+from neuroenergy.energy import terms
+from neuroenergy.energy.costs import CostTable, get_cost_table, list_cost_tables, register_cost_table
+from neuroenergy.energy.measure import measure
+from neuroenergy.energy.report import UNITS, EnergyReport, LayerEnergy
+from neuroenergy.energy.tap import EnergyTap
+
+__all__ = [
+    "measure",
+    "EnergyReport",
+    "LayerEnergy",
+    "UNITS",
+    "CostTable",
+    "get_cost_table",
+    "list_cost_tables",
+    "register_cost_table",
+    "EnergyTap",
+    "terms",
+]

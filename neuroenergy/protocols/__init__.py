@@ -1,0 +1,1 @@
+"""Protocol registry, runner, executors and CLI (not yet implemented)."""

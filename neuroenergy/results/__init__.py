@@ -1,0 +1,1 @@
+"""Run store and result cubes, xarray <-> HDF5 (not yet implemented)."""

@@ -1,0 +1,1 @@
+"""Factorial ANOVA, effect sizes, sweep and efficiency summaries (not yet implemented)."""

@@ -1,0 +1,178 @@
+"""measure(): loss terms, report formats, side effects and bad input."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import snntorch as snn
+import torch
+import xarray as xr
+from torch import nn
+
+from neuroenergy.energy import CostTable, EnergyTap, measure, terms
+from neuroenergy.errors import (
+    InvalidInputError,
+    NeuroEnergyError,
+    NothingToMeasureError,
+    UnknownNameError,
+)
+
+
+class SequenceSNN(nn.Module):
+    """Consumes the whole batch-first sequence itself, as neuroenergy models do."""
+
+    consumes_sequence = True
+    batch_dim = 0
+    num_steps = 5
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(2, 4, 3, padding=1)
+        self.lif1 = snn.Leaky(beta=0.8)
+        self.fc = nn.Linear(4 * 6, 3)
+        self.lif2 = snn.Leaky(beta=0.8)
+        self.tap = EnergyTap(weight=0.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x [B, 2, 6]
+        cur = self.conv(x)  # the input is the same at every step: one call
+        mem1 = self.lif1.init_leaky()
+        mem2 = self.lif2.init_leaky()
+        outs, previous = [], None
+        for _ in range(self.num_steps):
+            spk1, mem1 = self.lif1(cur, mem1)
+            spk2, mem2 = self.lif2(self.fc(spk1.flatten(1)), mem2)
+            if previous is not None:
+                self.tap(spk1 - previous)
+            previous = spk1
+            outs.append(mem2)
+        return torch.stack(outs)
+
+
+def make_model() -> SequenceSNN:
+    torch.manual_seed(0)
+    net = SequenceSNN()
+    with torch.no_grad():
+        net.conv.weight.mul_(4.0)
+        net.fc.weight.mul_(4.0)
+    return net
+
+
+def batch() -> torch.Tensor:
+    return torch.rand(8, 2, 6, generator=torch.Generator().manual_seed(0)) * 2
+
+
+@pytest.mark.parametrize("term,field", [
+    ("activation", "activation_energy"),
+    ("spikes", "spikes"),
+    ("synops", "effective_acs"),
+])
+def test_terms_equal_measure_on_the_same_batch(term, field):
+    net, x = make_model(), batch()
+    report = measure(net, x)
+    assert getattr(report.total, field) > 0
+    with terms.record(net, term) as energy:
+        net(x)
+    assert energy.value.item() == pytest.approx(getattr(report.total, field), rel=1e-5)
+
+
+def test_terms_are_differentiable_through_surrogates():
+    net, x = make_model(), batch()
+    with terms.record(net, "activation") as energy:
+        out = net(x)
+    (out.mean() + energy.value).backward()
+    assert net.conv.weight.grad is not None and net.conv.weight.grad.abs().sum() > 0
+    assert set(terms.list_terms()) == {"activation", "spikes", "synops"}
+
+
+def test_tap_counts_in_activation_energy_not_spikes():
+    report = measure(make_model(), batch())
+    tap = report["tap"]
+    assert tap.kind == "tap" and tap.activation_energy > 0 and tap.spikes == 0
+    spikes = report["lif1"].spikes + report["lif2"].spikes
+    assert report.total.spikes == spikes
+    assert report.total.activation_energy == pytest.approx(spikes + tap.activation_energy)
+
+
+def test_sequence_model_is_called_once_with_batch_first_input():
+    report = measure(make_model(), (batch(), torch.zeros(8)))
+    assert report.batch_size == 8 and report.time_steps == 5
+    assert report["conv"].effective_macs > 0  # analog input, one call
+    assert report["fc"].effective_acs > 0  # spikes
+
+
+def test_measure_leaves_mode_hooks_and_state_alone():
+    net = nn.Sequential(nn.Linear(3, 4), snn.Leaky(beta=0.9, init_hidden=True))
+    net.train()
+    net(torch.ones(2, 3) * 5)
+    mem_before = net[1].mem.clone()
+    measure(net, torch.ones(4, 2, 3))
+    assert net.training
+    assert torch.equal(net[1].mem, mem_before)
+    assert not net[0]._forward_pre_hooks and not net[1]._forward_hooks and not net[1]._forward_pre_hooks
+    assert torch.is_grad_enabled()
+
+
+def test_report_formats_carry_units_and_cost_table():
+    report = measure(make_model(), batch(), costs="45nm-fp16")
+    data = report.to_dict()
+    assert data["costs"]["name"] == "45nm-fp16" and data["per"].startswith("sample")
+    assert "compute-only" in data["note"] and data["units"]["energy_pj"] == "pJ per sample"
+    frame = report.to_dataframe()
+    assert frame.loc["total", "energy_pj"] == pytest.approx(report.total.energy_pj)
+    assert list(frame.index[:-1]) == [r.name for r in report.layers]
+    ds = report.to_xarray()
+    assert isinstance(ds, xr.Dataset) and ds.attrs["costs"] == "45nm-fp16"
+    assert ds["energy_pj"].attrs["units"] == "pJ per sample"
+    assert float(ds["total_effective_acs"]) == pytest.approx(report.total.effective_acs)
+    text = str(report)
+    assert "pJ" in text and "45nm-fp16" in text and "per sample" in text and "total" in text
+    with pytest.raises(Exception):
+        report.batch_size = 3  # immutable
+
+
+def test_uncounted_layers_are_listed():
+    class WithAttention(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+            self.attn = nn.MultiheadAttention(4, 2)
+
+        def forward(self, x):
+            x = torch.relu(self.fc(x))[None]
+            return self.attn(x, x, x)[0]
+
+    net = WithAttention()
+    report = measure(net, torch.ones(1, 2, 4))
+    assert report.uncounted == ("attn",)
+    assert "attn" in str(report)
+    assert all(not r.name.startswith("attn") for r in report.layers)
+
+
+@pytest.mark.parametrize("model,batch_,error,words", [
+    ("not a model", torch.ones(2, 2, 3), InvalidInputError, "nn.Module"),
+    (nn.Sequential(nn.Linear(3, 2), nn.ReLU()), torch.ones(2, 2, 5), InvalidInputError, "does not fit"),
+    (nn.Sequential(nn.Flatten(), nn.Dropout()), torch.ones(2, 2, 3), NothingToMeasureError, "no countable"),
+    (nn.Sequential(nn.Linear(3, 2)), torch.tensor([[[1.0, math.nan, 0.0]]]), InvalidInputError, "NaN"),
+    (nn.Sequential(nn.Linear(3, 2)), torch.ones(3), InvalidInputError, "[T, B, ...]"),
+    (nn.Sequential(nn.Linear(3, 2)), "tensor", InvalidInputError, "pair"),
+    (nn.Sequential(nn.Linear(3, 2)), torch.ones(2, 0, 3), InvalidInputError, "empty"),
+])
+def test_bad_input_gives_one_clear_error(model, batch_, error, words):
+    with pytest.raises(error) as caught:
+        measure(model, batch_)
+    assert isinstance(caught.value, NeuroEnergyError)
+    assert words in str(caught.value)
+
+
+def test_unknown_cost_table_lists_the_known_ones():
+    with pytest.raises(UnknownNameError) as caught:
+        measure(nn.Sequential(nn.Linear(3, 2)), torch.ones(1, 1, 3), costs="7nm-magic")
+    assert "45nm-fp32" in str(caught.value) and "7nm-magic" in str(caught.value)
+
+
+def test_invalid_cost_table_values_are_rejected():
+    with pytest.raises(InvalidInputError):
+        CostTable("bad", e_mac_pj=-1.0, e_ac_pj=0.1)
+    with pytest.raises(InvalidInputError):
+        CostTable("bad", e_mac_pj=float("nan"), e_ac_pj=0.1)
