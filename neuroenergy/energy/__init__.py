@@ -10,12 +10,13 @@ used in the training loss; on the same batch each term equals the matching
 
 from neuroenergy.energy import terms
 from neuroenergy.energy.costs import CostTable, get_cost_table, list_cost_tables, register_cost_table
-from neuroenergy.energy.measure import measure
+from neuroenergy.energy.measure import OperationCounter, measure
 from neuroenergy.energy.report import UNITS, EnergyReport, LayerEnergy
 from neuroenergy.energy.tap import EnergyTap
 
 __all__ = [
     "measure",
+    "OperationCounter",
     "EnergyReport",
     "LayerEnergy",
     "UNITS",

@@ -34,6 +34,7 @@ __all__ = [
     "conv_synops",
     "rnn_cell_synops",
     "layer_synops",
+    "SynapseCounter",
 ]
 
 SYNAPTIC_LAYERS: tuple[type[nn.Module], ...] = (
@@ -55,7 +56,8 @@ class SynOps(NamedTuple):
 
 def is_binary(x: torch.Tensor) -> bool:
     """True when every value of ``x`` is -1, 0 or 1 (a spike tensor)."""
-    return bool(((x == 0) | (x == 1) | (x == -1)).all())
+    # x equals its sign exactly when x is in {-1, 0, 1}; two passes instead of five.
+    return bool(torch.eq(x, torch.sign(x)).all())
 
 
 def _nonzero(x: torch.Tensor) -> torch.Tensor:
@@ -156,6 +158,45 @@ def _cell_count(x: torch.Tensor, state, layer: nn.RNNCellBase, dense: bool) -> i
         h_prev = _nonzero(h).reshape(-1, size).T if h is not None else torch.zeros_like(n)
         total = total + (_nonzero(1 - z) * n).sum() + (_nonzero(z) * h_prev).sum()
     return int(total.item())
+
+
+class SynapseCounter:
+    """Counts the calls of one layer, with its weight summaries computed once.
+
+    ``measure`` runs with frozen weights, so the nonzero fan-out of a Linear
+    layer, the per-group weight mask of a convolution and the dense count per
+    input shape are computed on the first call only.
+    """
+
+    def __init__(self, layer: nn.Module) -> None:
+        self.layer = layer
+        self._weight_summary: torch.Tensor | None = None
+        self._dense_per_row: dict[tuple[int, ...], int] = {}
+
+    def __call__(self, args: tuple) -> SynOps:
+        layer = self.layer
+        if isinstance(layer, nn.Linear):
+            x = args[0]
+            if self._weight_summary is None:
+                self._weight_summary = _nonzero(layer.weight.detach()).sum(0)
+            rows = x.reshape(-1, layer.in_features)
+            active = torch.count_nonzero(rows, dim=0).to(torch.float64)
+            effective = int(torch.dot(active, self._weight_summary).item())
+            return SynOps(effective, rows.shape[0] * layer.in_features * layer.out_features, is_binary(x))
+        if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            x = args[0]
+            batched = x.reshape(-1, *x.shape[-(len(layer.kernel_size) + 1):])
+            if self._weight_summary is None:
+                self._weight_summary = _nonzero(layer.weight.detach())
+            shape = tuple(batched.shape[1:])
+            if shape not in self._dense_per_row:
+                ones = torch.ones((1, *shape), dtype=torch.float64, device=x.device)
+                self._dense_per_row[shape] = int(conv_count(
+                    layer, ones, torch.ones_like(self._weight_summary)).item())
+            x_sum = torch.count_nonzero(batched, dim=0).to(torch.float64)[None]
+            effective = int(conv_count(layer, x_sum, self._weight_summary).item())
+            return SynOps(effective, batched.shape[0] * self._dense_per_row[shape], is_binary(x))
+        return layer_synops(layer, args)
 
 
 def layer_synops(layer: nn.Module, args: tuple) -> SynOps:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from neuroenergy.energy.costs import CostTable, get_cost_table
-from neuroenergy.energy.counting import layer_synops
+from neuroenergy.energy.counting import SynapseCounter
 from neuroenergy.energy.modules import (
     countable_modules,
     neuron_output,
@@ -26,7 +26,7 @@ from neuroenergy.energy.modules import (
 from neuroenergy.energy.report import EnergyReport, LayerEnergy, price
 from neuroenergy.errors import InvalidInputError, NothingToMeasureError
 
-__all__ = ["measure", "split_batch"]
+__all__ = ["measure", "split_batch", "OperationCounter"]
 
 
 @dataclass
@@ -141,58 +141,164 @@ def measure(
     batch_size = inputs.shape[dim]
     if batch_size == 0 or (per_step and inputs.shape[0] == 0):
         raise InvalidInputError(f"the batch is empty (shape {tuple(inputs.shape)})")
-    if inputs.is_floating_point() and not bool(torch.isfinite(inputs).all()):
+    # One reduction first: a finite sum proves every value finite; only then the full check.
+    if inputs.is_floating_point() and not bool(torch.isfinite(inputs.sum())) \
+            and not bool(torch.isfinite(inputs).all()):
         raise InvalidInputError("the batch contains NaN or infinite values; clean or drop those samples")
 
-    counted = countable_modules(model)
-    if not any(kind in ("synapse", "neuron", "activation") for _, _, kind in counted):
-        raise NothingToMeasureError(
-            f"{type(model).__name__} holds no countable layer (nn.Linear, nn.Conv1d/2d/3d, "
-            "RNN/LSTM/GRU cells, snnTorch neurons, ReLU/Sigmoid); nothing to measure"
-        )
     device = _device_of(model, inputs)
     inputs = inputs.to(device)
-
-    tallies = {name: _Tally() for name, _, _ in counted}
-    handles = []
-    for name, module, kind in counted:
-        handles.extend(_attach(module, kind, tallies[name]))
     was_training = model.training
     saved_state = neuron_state(model)
     try:
         model.eval()
-        with torch.no_grad():
-            _run(model, inputs, per_step)
+        with OperationCounter(model, costs=table, sequence_calls=not per_step) as counter, torch.no_grad():
+            _run(model, inputs, per_step, counter)
     finally:
-        for handle in handles:
-            handle.remove()
         model.train(was_training)
         restore_neuron_state(model, saved_state)
-
-    rows = []
-    for name, module, kind in counted:
-        tally = tallies[name]
-        if tally.calls == 0:
-            continue
-        weight = module.weight if kind == "tap" else 1.0
-        row = LayerEnergy(
-            name=name, kind=kind, module_type=type(module).__name__,
-            dense_synops=tally.dense / batch_size,
-            effective_macs=tally.macs / batch_size,
-            effective_acs=tally.acs / batch_size,
-            spikes=tally.spikes / batch_size,
-            outputs=tally.outputs / batch_size if kind in ("neuron", "activation") else 0.0,
-            nonzero_outputs=tally.nonzero / batch_size if kind in ("neuron", "activation") else 0.0,
-            membrane_updates=tally.membrane_updates / batch_size,
-            activation_energy=weight * tally.squared / batch_size,
-        )
-        rows.append(_with_energy(row, table))
     time_steps = inputs.shape[0] if per_step else getattr(model, "num_steps", None)
-    return EnergyReport.from_layers(rows, table, int(batch_size), time_steps, uncounted_modules(model))
+    return counter.report(int(batch_size), time_steps)
 
 
-def _with_energy(row: LayerEnergy, table: CostTable) -> LayerEnergy:
-    return replace(row, energy_pj=price(row, table))
+class OperationCounter:
+    """Counts a model's operations over any number of forward passes (hooks).
+
+    ``measure`` is one counter around one batch; the trainer keeps one around
+    its training forward passes (training synaptic operations and energy) and
+    one around the whole test split. Gradients are untouched: hooks only read.
+
+    Args:
+        model: the network.
+        costs: cost table or its name.
+        sequence_calls: treat every top-level ``model(...)`` call as a new
+            sequence (first step of the membrane-update rule). Default: the
+            model's ``consumes_sequence`` attribute.
+
+    Use ``with OperationCounter(model) as counter: model(x)``, then
+    ``counter.report(num_samples, time_steps)`` or the running ``counter.synops_total``
+    and ``counter.energy_pj_total`` (sums over all samples seen, not per sample).
+    """
+
+    def __init__(self, model: nn.Module, costs: str | CostTable = "45nm-fp32",
+                 sequence_calls: bool | None = None) -> None:
+        self.model = model
+        self.costs = get_cost_table(costs)
+        self.counted = countable_modules(model)
+        if not any(kind in ("synapse", "neuron", "activation") for _, _, kind in self.counted):
+            raise NothingToMeasureError(
+                f"{type(model).__name__} holds no countable layer (nn.Linear, nn.Conv1d/2d/3d, "
+                "RNN/LSTM/GRU cells, snnTorch neurons, ReLU/Sigmoid); nothing to measure"
+            )
+        self.tallies = {name: _Tally() for name, _, _ in self.counted}
+        self._sequence_calls = (getattr(model, "consumes_sequence", False)
+                                if sequence_calls is None else sequence_calls)
+        self._handles: list = []
+        self._first_step: dict[str, bool] = {}
+
+    def __enter__(self) -> "OperationCounter":
+        for name, module, kind in self.counted:
+            self._handles.extend(self._attach(name, module, kind))
+        if self._sequence_calls:
+            self._handles.append(self.model.register_forward_pre_hook(
+                lambda mod, args: self.new_sequence()))
+        self.new_sequence()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def new_sequence(self) -> None:
+        """The next neuron call of each layer is the first step of a sequence."""
+        self._first_step = {name: True for name in self.tallies}
+
+    @property
+    def synops_total(self) -> tuple[int, int]:
+        """(effective MACs, effective ACs) summed over everything counted so far."""
+        return (sum(t.macs for t in self.tallies.values()), sum(t.acs for t in self.tallies.values()))
+
+    @property
+    def energy_pj_total(self) -> float:
+        """Energy in pJ of everything counted so far (all samples, not per sample)."""
+        macs, acs = self.synops_total
+        updates = sum(t.membrane_updates for t in self.tallies.values())
+        return macs * self.costs.e_mac_pj + acs * self.costs.e_ac_pj + updates * self.costs.e_neuron_update_pj
+
+    def report(self, num_samples: int, time_steps: int | None = None) -> EnergyReport:
+        """Per-sample report of everything counted: sums divided by ``num_samples``."""
+        if num_samples <= 0:
+            raise InvalidInputError("report() needs the number of samples counted (> 0)")
+        rows = []
+        for name, module, kind in self.counted:
+            tally = self.tallies[name]
+            if tally.calls == 0:
+                continue
+            weight = module.weight if kind == "tap" else 1.0
+            has_outputs = kind in ("neuron", "activation")
+            row = LayerEnergy(
+                name=name, kind=kind, module_type=type(module).__name__,
+                dense_synops=tally.dense / num_samples,
+                effective_macs=tally.macs / num_samples,
+                effective_acs=tally.acs / num_samples,
+                spikes=tally.spikes / num_samples,
+                outputs=tally.outputs / num_samples if has_outputs else 0.0,
+                nonzero_outputs=tally.nonzero / num_samples if has_outputs else 0.0,
+                membrane_updates=tally.membrane_updates / num_samples,
+                activation_energy=weight * tally.squared / num_samples,
+            )
+            rows.append(replace(row, energy_pj=price(row, self.costs)))
+        return EnergyReport.from_layers(rows, self.costs, int(num_samples), time_steps,
+                                        uncounted_modules(self.model))
+
+    def _attach(self, name: str, module: nn.Module, kind: str) -> list:
+        tally = self.tallies[name]
+        if kind == "synapse":
+            counter = SynapseCounter(module)
+
+            def count_synops(mod, args):
+                ops = counter(tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args))
+                tally.calls += 1
+                tally.dense += ops.dense
+                if ops.binary:
+                    tally.acs += ops.effective
+                else:
+                    tally.macs += ops.effective
+
+            return [module.register_forward_pre_hook(count_synops)]
+
+        previous: list[torch.Tensor | None] = [None]
+
+        def remember_membrane(mod, args):
+            previous[0] = getattr(mod, "mem", None)
+
+        def count_outputs(mod, args, output):
+            out = neuron_output(output).detach()
+            tally.calls += 1
+            nonzero = int(torch.count_nonzero(out).item())
+            tally.outputs += out.numel()
+            tally.nonzero += nonzero
+            flat = out.reshape(-1)
+            tally.squared += float(torch.dot(flat, flat).item())
+            if kind == "neuron":
+                tally.spikes += nonzero
+                mem = getattr(mod, "mem", None)
+                if isinstance(mem, torch.Tensor):
+                    mem = mem.detach()
+                    before = previous[0]
+                    first = self._first_step.get(name, True)
+                    self._first_step[name] = False
+                    # NeuroBench: every neuron updates on a sequence's first step; later, those whose potential changed.
+                    if first or not isinstance(before, torch.Tensor) or before.shape != mem.shape:
+                        tally.membrane_updates += mem.numel()
+                    else:
+                        tally.membrane_updates += int(torch.count_nonzero(before.detach() - mem).item())
+
+        hooks = [module.register_forward_hook(count_outputs)]
+        if kind == "neuron":
+            hooks.append(module.register_forward_pre_hook(remember_membrane))
+        return hooks
 
 
 def _device_of(model: nn.Module, inputs: torch.Tensor) -> torch.device:
@@ -201,10 +307,11 @@ def _device_of(model: nn.Module, inputs: torch.Tensor) -> torch.device:
     return inputs.device
 
 
-def _run(model: nn.Module, inputs: torch.Tensor, per_step: bool) -> None:
+def _run(model: nn.Module, inputs: torch.Tensor, per_step: bool, counter: "OperationCounter") -> None:
     try:
         if per_step:
             reset_neuron_state(model)
+            counter.new_sequence()
             for step in inputs:
                 model(step)
         else:
@@ -216,46 +323,3 @@ def _run(model: nn.Module, inputs: torch.Tensor, per_step: bool) -> None:
             f"the batch of shape {tuple(inputs.shape)} does not fit {type(model).__name__} "
             f"(called {mode}): {first_line}"
         ) from error
-
-
-def _attach(module: nn.Module, kind: str, tally: _Tally) -> list:
-    if kind == "synapse":
-        def count_synops(mod, args):
-            ops = layer_synops(mod, args)
-            tally.calls += 1
-            tally.dense += ops.dense
-            if ops.binary:
-                tally.acs += ops.effective
-            else:
-                tally.macs += ops.effective
-
-        return [module.register_forward_pre_hook(count_synops)]
-
-    previous: list[torch.Tensor | None] = [None]
-
-    def remember_membrane(mod, args):
-        previous[0] = getattr(mod, "mem", None)
-
-    def count_outputs(mod, args, output):
-        out = neuron_output(output).detach()
-        tally.calls += 1
-        nonzero = int(torch.count_nonzero(out).item())
-        tally.outputs += out.numel()
-        tally.nonzero += nonzero
-        tally.squared += float(out.double().pow(2).sum().item())
-        if kind == "neuron":
-            tally.spikes += nonzero
-            mem = getattr(mod, "mem", None)
-            if isinstance(mem, torch.Tensor):
-                before = previous[0]
-                # NeuroBench: every neuron updates on the first step; later, those whose potential changed.
-                if tally.calls == 1 or not isinstance(before, torch.Tensor) or before.shape != mem.shape:
-                    tally.membrane_updates += mem.numel()
-                else:
-                    tally.membrane_updates += int(torch.count_nonzero(before - mem).item())
-
-    hooks = [module.register_forward_hook(count_outputs)]
-    if kind == "neuron":
-        hooks.append(module.register_forward_pre_hook(remember_membrane))
-    return hooks
-
