@@ -1,0 +1,285 @@
+"""``fit``: train a spiking network with L = L_CE + lambda * E(theta, x).
+
+The readout is the model's output ``[T, B, K]`` (neuroenergy models: the
+output layer's membrane potential at every step) averaged over time steps,
+used as logits for the cross-entropy. E is recorded by
+:mod:`neuroenergy.energy.terms` during the same forward pass (no second
+forward) and is per sample, summed over time steps.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from neuroenergy.energy.costs import CostTable, get_cost_table
+from neuroenergy.energy.measure import OperationCounter
+from neuroenergy.energy.terms import list_terms, record
+from neuroenergy.errors import InvalidInputError
+from neuroenergy.train.result import CurvePoint, TrainResult
+
+__all__ = ["fit", "resolve_device", "readout_logits", "evaluate"]
+
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=0.9),
+}
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; anything else as given."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise InvalidInputError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda'") from error
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidInputError("device 'cuda' was asked for but no CUDA GPU is available; use 'auto' or 'cpu'")
+    return resolved
+
+
+def readout_logits(output: torch.Tensor) -> torch.Tensor:
+    """Logits ``[B, K]`` from a model output: ``[T, B, K]`` is averaged over T."""
+    if isinstance(output, tuple):  # (spikes, membrane) style outputs: use the membrane
+        output = output[-1]
+    return output.mean(0) if output.dim() == 3 else output
+
+
+@dataclass
+class _Split:
+    """Whole-tensor view of a split, with the conversion to model values."""
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    convert: Callable[[torch.Tensor], torch.Tensor]
+
+    def __len__(self) -> int:
+        return int(self.targets.shape[0])
+
+    def batch(self, index: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.convert(self.inputs[index].to(device, non_blocking=True))
+        return x, self.targets[index].to(device, non_blocking=True)
+
+
+def _as_split(data, name: str) -> _Split:
+    if hasattr(data, "inputs") and hasattr(data, "targets"):
+        convert = getattr(data, "convert", None) or _default_convert
+        return _Split(data.inputs, data.targets, convert)
+    if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
+        if data[0].shape[0] != data[1].shape[0]:
+            raise InvalidInputError(f"{name}: inputs and targets differ in length "
+                                    f"({data[0].shape[0]} vs {data[1].shape[0]})")
+        return _Split(data[0], data[1].long(), _default_convert)
+    raise InvalidInputError(
+        f"{name} must be a dataset from neuroenergy.data.load or an (inputs, targets) pair of tensors, "
+        f"got {type(data).__name__}"
+    )
+
+
+def _default_convert(x: torch.Tensor) -> torch.Tensor:
+    return x if not x.is_floating_point() else x.float()
+
+
+def evaluate(model: nn.Module, data, *, batch_size: int = 256, energy_term: str = "activation",
+             device: str | torch.device = "auto", costs: str | CostTable | None = None,
+             index: torch.Tensor | None = None) -> dict:
+    """Accuracy, CE (nats per sample) and energy term E (per sample) of ``model``
+    on ``data`` (or its rows ``index``), in eval mode without gradients.
+
+    With ``costs``, also the ``measure`` report over the same forward passes
+    (``result["report"]``, per sample, summed over time).
+    """
+    split = data if isinstance(data, _Split) else _as_split(data, "data")
+    device = resolve_device(device)
+    index = torch.arange(len(split)) if index is None else index
+    was_training = model.training
+    model.eval()
+    correct, ce_sum, energy_sum, seen = 0, 0.0, 0.0, 0
+    counter = OperationCounter(model, costs=costs, sequence_calls=True) if costs is not None else None
+    try:
+        with torch.no_grad():
+            if counter is not None:
+                counter.__enter__()
+            for start in range(0, len(index), batch_size):
+                x, y = split.batch(index[start:start + batch_size], device)
+                with record(model, energy_term) as energy:
+                    logits = readout_logits(model(x))
+                correct += int((logits.argmax(1) == y).sum())
+                ce_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+                energy_sum += float(energy.total)
+                seen += len(y)
+    finally:
+        if counter is not None:
+            counter.__exit__(None, None, None)
+        model.train(was_training)
+    result = {"accuracy": correct / seen, "ce": ce_sum / seen, "energy": energy_sum / seen, "samples": seen}
+    if counter is not None:
+        result["report"] = counter.report(seen, getattr(model, "num_steps", None))
+    return result
+
+
+def fit(
+    model: nn.Module,
+    train,
+    test,
+    *,
+    lam: float = 0.0,
+    energy_term: str = "activation",
+    epochs: float = 1,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    optimizer: str = "adam",
+    num_steps: int | None = None,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    num_evals: int = 10,
+    eval_size: int = 1000,
+    costs: str | CostTable = "45nm-fp32",
+    count_training_ops: bool = True,
+    progress: Callable[[CurvePoint], None] | None = None,
+) -> TrainResult:
+    """Train ``model`` on ``train`` with L = CE + lam * E and evaluate it on ``test``.
+
+    Args:
+        model: a network whose output is ``[T, B, K]`` (averaged over T into
+            logits; see :func:`readout_logits`) or ``[B, K]``.
+        train, test: datasets from ``neuroenergy.data.load`` or
+            ``(inputs, targets)`` tensor pairs.
+        lam: weight of the energy term (>= 0).
+        energy_term: ``activation`` (default), ``spikes`` or ``synops``
+            (see :mod:`neuroenergy.energy.terms`); per sample.
+        epochs: passes over ``train`` (fractions allowed).
+        batch_size, lr, optimizer: ``adam`` (default), ``adamw`` or ``sgd`` (momentum 0.9).
+        num_steps: time steps T; sets ``model.num_steps`` when given.
+        seed: seeds parameters' RNG use, shuffling, rate coding and the
+            held-out subset; the same seed and config on CPU give bitwise
+            identical results.
+        device: ``auto`` (CUDA when present, else CPU), ``cpu`` or ``cuda``.
+        num_evals: learning-curve evaluations after step 0 (>= 10 recommended),
+            evenly spaced in steps, each on a fixed held-out subset of
+            ``eval_size`` test samples.
+        costs: cost table for training and test energy in pJ.
+        count_training_ops: count synaptic operations of every training
+            forward pass (cumulative training energy); costs some speed.
+        progress: called with each new :class:`CurvePoint`.
+
+    Returns:
+        :class:`TrainResult`; a NaN or infinite loss stops the run with
+        status ``diverged`` (no exception).
+    """
+    _check_args(lam, energy_term, epochs, batch_size, lr, optimizer, num_evals, eval_size, num_steps)
+    table = get_cost_table(costs)
+    device = resolve_device(device)
+    train_split, test_split = _as_split(train, "train"), _as_split(test, "test")
+    if len(train_split) == 0 or len(test_split) == 0:
+        raise InvalidInputError("train and test must hold at least one sample each")
+    if num_steps is not None:
+        model.num_steps = int(num_steps)
+
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model.to(device)
+    opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr)
+    steps_per_epoch = math.ceil(len(train_split) / batch_size)
+    total_steps = max(1, round(epochs * steps_per_epoch))
+    eval_steps = sorted({max(1, round(total_steps * k / num_evals)) for k in range(1, num_evals + 1)})
+    heldout = torch.randperm(len(test_split), generator=generator)[:eval_size].sort().values
+
+    started = time.perf_counter()
+    train_time = 0.0
+    curve: list[CurvePoint] = []
+    counter = OperationCounter(model, costs=table, sequence_calls=True) if count_training_ops else None
+
+    def evaluate_point(step: int, samples: int) -> None:
+        stats = evaluate(model, test_split, batch_size=max(batch_size, 256), energy_term=energy_term,
+                         device=device, index=heldout)
+        macs, acs = counter.synops_total if counter else (math.nan, math.nan)
+        point = CurvePoint(step=step, samples=samples, epoch=step / steps_per_epoch, ce=stats["ce"],
+                           energy=stats["energy"], accuracy=stats["accuracy"], train_synops=macs + acs,
+                           train_energy_pj=counter.energy_pj_total if counter else math.nan,
+                           train_time_s=train_time, wall_time_s=time.perf_counter() - started)
+        curve.append(point)
+        if progress is not None:
+            progress(point)
+
+    evaluate_point(0, 0)
+    step, samples, status, diverged_at, message = 0, 0, "ok", None, ""
+    order = torch.randperm(len(train_split), generator=generator)
+    position = 0
+    model.train()
+    while step < total_steps:
+        if position >= len(order):
+            order, position = torch.randperm(len(train_split), generator=generator), 0
+        index = order[position:position + batch_size]
+        position += batch_size
+        tick = time.perf_counter()
+        x, y = train_split.batch(index, device)
+        if counter is not None:
+            counter.__enter__()
+        try:
+            with record(model, energy_term) as energy:
+                logits = readout_logits(model(x))
+        finally:
+            if counter is not None:
+                counter.__exit__(None, None, None)
+        ce = F.cross_entropy(logits, y)
+        loss = ce + lam * energy.value if lam else ce
+        if not bool(torch.isfinite(loss)):
+            status, diverged_at = "diverged", step + 1
+            message = f"loss became {float(loss)} at step {step + 1} (CE {float(ce)}, E {float(energy.value)})"
+            break
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        samples += len(y)
+        train_time += time.perf_counter() - tick
+        if step in eval_steps:
+            evaluate_point(step, samples)
+            model.train()
+
+    model.eval()
+    if status == "ok":
+        final = evaluate(model, test_split, batch_size=max(batch_size, 256), energy_term=energy_term,
+                         device=device, costs=table)
+        test_accuracy, test_ce, test_energy, report = final["accuracy"], final["ce"], final["energy"], final["report"]
+    else:
+        test_accuracy = test_ce = test_energy = math.nan
+        report = None
+    macs, acs = counter.synops_total if counter else (math.nan, math.nan)
+    return TrainResult(
+        status=status, lam=float(lam), energy_term=energy_term, seed=seed, device=str(device),
+        steps=step, samples=samples, epochs=step / steps_per_epoch, curve=tuple(curve),
+        test_accuracy=test_accuracy, test_ce=test_ce, test_energy=test_energy, test_report=report,
+        train_synops=macs + acs, train_energy_pj=counter.energy_pj_total if counter else math.nan,
+        train_time_s=train_time, wall_time_s=time.perf_counter() - started,
+        num_parameters=sum(p.numel() for p in model.parameters()),
+        readout="output [T, B, K] averaged over T (membrane potential of the output layer) as logits",
+        diverged_at_step=diverged_at, message=message,
+    )
+
+
+def _check_args(lam, energy_term, epochs, batch_size, lr, optimizer, num_evals, eval_size, num_steps) -> None:
+    if not isinstance(lam, (int, float)) or isinstance(lam, bool) or not math.isfinite(lam) or lam < 0:
+        raise InvalidInputError(f"lam must be a finite number >= 0, got {lam!r}")
+    if energy_term not in list_terms():
+        raise InvalidInputError(f"unknown energy_term {energy_term!r}; known: {', '.join(list_terms())}")
+    if not epochs > 0:
+        raise InvalidInputError(f"epochs must be > 0, got {epochs!r}")
+    for name, value in (("batch_size", batch_size), ("num_evals", num_evals), ("eval_size", eval_size)):
+        if not isinstance(value, int) or value < 1:
+            raise InvalidInputError(f"{name} must be a positive integer, got {value!r}")
+    if num_steps is not None and (not isinstance(num_steps, int) or num_steps < 1):
+        raise InvalidInputError(f"num_steps must be a positive integer, got {num_steps!r}")
+    if not lr > 0:
+        raise InvalidInputError(f"lr must be > 0, got {lr!r}")
+    if optimizer not in OPTIMIZERS:
+        raise InvalidInputError(f"unknown optimizer {optimizer!r}; known: {', '.join(OPTIMIZERS)}")
