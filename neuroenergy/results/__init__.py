@@ -1,1 +1,1 @@
-"""Run store and result cubes, xarray <-> HDF5 (not yet implemented)."""
+"""Run store and result cubes (xarray <-> HDF5). Schema: ``neuroenergy.results.schema``."""

@@ -1,0 +1,56 @@
+"""The result cube's schema: dimensions, coordinates, variables and units.
+
+One place that names every variable of the cube, so the runner that writes
+it and the statistics that read it agree. A cube is an ``xarray.Dataset``
+saved as netCDF4/HDF5 (h5netcdf engine).
+
+Dimensions: ``architecture``, ``dataset``, ``lam`` (lambda, float), ``seed``
+(int), and ``eval`` (learning-curve evaluation index) for ``curve_*``.
+Coordinates: ``modality(dataset)``, ``family(architecture)``.
+Missing, failed and diverged cells hold NaN in every numeric variable and
+their ``status``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DIMS", "CELL_VARIABLES", "CURVE_VARIABLES", "STATUSES"]
+
+DIMS: tuple[str, ...] = ("architecture", "dataset", "lam", "seed")
+
+#: status of a cell: finished, raised an error, loss became NaN/inf, not run (yet).
+STATUSES: tuple[str, ...] = ("ok", "failed", "diverged", "missing")
+
+#: variable -> (units, description); dims ``DIMS``.
+CELL_VARIABLES: dict[str, tuple[str, str]] = {
+    "accuracy": ("fraction", "test accuracy on the whole test split"),
+    "ce": ("nats per sample", "test cross-entropy"),
+    "energy_term": ("per sample", "the training energy term E(theta, x) on the test split"),
+    "activation_energy": ("per sample (a.u.)", "sum of squared neuron outputs, summed over time"),
+    "energy_pj": ("pJ per sample", "inference energy on the test split (compute-only, cost table in attrs)"),
+    "synops_dense": ("operations per sample", "dense synaptic operations"),
+    "synops_effective_ac": ("ACs per sample", "effective accumulates (binary inputs)"),
+    "synops_effective_mac": ("MACs per sample", "effective multiply-accumulates (analog inputs)"),
+    "spikes": ("spikes per sample", "spikes summed over neurons and time"),
+    "firing_rate": ("spikes per neuron per step", "mean firing rate of spiking neurons"),
+    "activation_sparsity": ("fraction", "fraction of zero neuron outputs"),
+    "membrane_updates": ("updates per sample", "membrane-potential updates"),
+    "steps_to_target": ("optimizer steps", "steps until held-out accuracy first reached target_accuracy"),
+    "samples_to_target": ("samples", "training samples until the target was reached"),
+    "train_energy_to_target_pj": ("pJ", "training forward-pass energy until the target was reached"),
+    "train_time_to_target_s": ("s", "training wall time until the target was reached"),
+    "train_energy_pj": ("pJ", "training forward-pass energy of the whole run"),
+    "train_time_s": ("s", "training wall time (evaluations excluded)"),
+    "wall_time_s": ("s", "wall time of the whole cell"),
+    "steps": ("optimizer steps", "steps trained"),
+    "num_parameters": ("parameters", "trainable parameter count"),
+}
+
+#: variable -> (units, description); dims ``DIMS + ("eval",)``.
+CURVE_VARIABLES: dict[str, tuple[str, str]] = {
+    "curve_step": ("optimizer steps", "step of the evaluation"),
+    "curve_accuracy": ("fraction", "held-out accuracy"),
+    "curve_ce": ("nats per sample", "held-out cross-entropy"),
+    "curve_energy": ("per sample", "held-out energy term"),
+    "curve_train_energy_pj": ("pJ", "cumulative training forward-pass energy"),
+    "curve_train_time_s": ("s", "cumulative training wall time"),
+}
