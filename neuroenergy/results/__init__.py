@@ -1,1 +1,12 @@
-"""Run store and result cubes (xarray <-> HDF5). Schema: ``neuroenergy.results.schema``."""
+"""Run store and result cubes (xarray <-> netCDF4/HDF5).
+
+``open_cube(path)`` opens a cube (also plain ``xr.open_dataset(path,
+engine="h5netcdf")``); the schema is in ``neuroenergy.results.schema``.
+"""
+
+from neuroenergy.results.cube import build_cube, open_cube, write_cube
+from neuroenergy.results.schema import CELL_VARIABLES, CURVE_VARIABLES, DIMS, STATUSES
+from neuroenergy.results.store import RunStore, StoreLockedError, cell_key
+
+__all__ = ["open_cube", "build_cube", "write_cube", "RunStore", "StoreLockedError", "cell_key",
+           "DIMS", "CELL_VARIABLES", "CURVE_VARIABLES", "STATUSES"]

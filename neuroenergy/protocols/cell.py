@@ -1,0 +1,108 @@
+"""``run_cell(config) -> record``: one architecture x dataset x lambda x seed run.
+
+A cell is a pure function of its config (a plain dict from
+``Design.cell_config``), so it can run in any process or machine; the
+record it returns is plain JSON-able data. Errors never escape: a cell that
+raises is recorded as ``failed`` with its message, one whose loss becomes
+NaN/inf as ``diverged``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+import traceback
+from typing import Any
+
+import torch
+
+__all__ = ["run_cell"]
+
+
+@functools.lru_cache(maxsize=8)
+def _load(dataset: str, split: str, limit: int):
+    # Cached per worker process: every cell of a dataset sees the same subset
+    # (subset seed 0), and a worker running many cells reads it once.
+    from neuroenergy import data
+
+    return data.load(dataset, split, limit=limit or None, seed=0)
+
+
+def _model_family(architecture: str) -> str:
+    from neuroenergy import models
+
+    return models.family_of(architecture)
+
+
+def run_cell(config: dict[str, Any]) -> dict[str, Any]:
+    """Train and evaluate one cell; returns its record (never raises)."""
+    started = time.perf_counter()
+    record: dict[str, Any] = {
+        "key": config["key"], "architecture": config["architecture"], "dataset": config["dataset"],
+        "lam": float(config["lam"]), "seed": int(config["seed"]), "config": config,
+        "status": "failed", "error": "", "metrics": {}, "curve": {},
+    }
+    try:
+        from neuroenergy import data, models
+        from neuroenergy.train import fit
+
+        training = config["training"]
+        info = data.info(config["dataset"])
+        train = _load(config["dataset"], "train", int(training["train_limit"]))
+        test = _load(config["dataset"], "test", int(training["test_limit"]))
+        torch.manual_seed(int(config["seed"]))
+        overrides = dict(config.get("model_overrides") or {})
+        overrides.setdefault("num_steps", int(training["num_steps"]))
+        model = models.build(config["architecture"], info.input_spec, info.num_classes, **overrides)
+        result = fit(
+            model, train, test, lam=float(config["lam"]), energy_term=config["energy_term"],
+            epochs=float(training["epochs"]), batch_size=int(training["batch_size"]), lr=float(training["lr"]),
+            optimizer=training["optimizer"], seed=int(config["seed"]), device=training["device"],
+            num_evals=int(training["num_evals"]), eval_size=int(training["eval_size"]), costs=training["costs"],
+        )
+        record["status"] = result.status
+        record["error"] = result.message
+        record["metrics"] = _metrics(result, float(config["target_accuracy"]))
+        record["curve"] = {
+            "step": [p.step for p in result.curve],
+            "accuracy": [p.accuracy for p in result.curve],
+            "ce": [p.ce for p in result.curve],
+            "energy": [p.energy for p in result.curve],
+            "train_energy_pj": [p.train_energy_pj for p in result.curve],
+            "train_time_s": [p.train_time_s for p in result.curve],
+        }
+        if result.test_report is not None:
+            record["layers"] = [row.to_dict() for row in result.test_report.layers]
+        record["family"] = getattr(model, "family", None)
+        record["modality"] = info.modality
+    except Exception as error:  # a cell must never take the study down with it
+        record["status"] = "failed"
+        record["error"] = f"{type(error).__name__}: {error}"
+        record["traceback"] = traceback.format_exc(limit=8)
+    record.setdefault("metrics", {})["wall_time_s"] = time.perf_counter() - started
+    return record
+
+
+def _metrics(result, target: float) -> dict[str, float]:
+    report = result.test_report
+    metrics = {
+        "accuracy": result.test_accuracy, "ce": result.test_ce, "energy_term": result.test_energy,
+        "train_energy_pj": result.train_energy_pj, "train_time_s": result.train_time_s,
+        "steps": result.steps, "num_parameters": result.num_parameters,
+    }
+    if report is not None:
+        total = report.total
+        metrics.update(
+            activation_energy=total.activation_energy, energy_pj=total.energy_pj,
+            synops_dense=total.dense_synops, synops_effective_ac=total.effective_acs,
+            synops_effective_mac=total.effective_macs, spikes=total.spikes,
+            firing_rate=report.firing_rate, activation_sparsity=report.activation_sparsity,
+            membrane_updates=total.membrane_updates,
+        )
+    reached = result.efficiency(target) if not math.isnan(target) else None
+    if reached is not None:
+        metrics.update(steps_to_target=reached.step, samples_to_target=reached.samples,
+                       train_energy_to_target_pj=reached.train_energy_pj,
+                       train_time_to_target_s=reached.train_time_s)
+    return metrics

@@ -1,0 +1,188 @@
+"""``python -m neuroenergy.protocols {list,show,run,status,stats,report}``.
+
+Exit status: 0 when every cell finished, 1 when some failed (the rest
+finished), 2 for usage or input errors (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+from neuroenergy.errors import NeuroEnergyError
+
+__all__ = ["main"]
+
+# Rough single-process throughput for the `show` estimate, in training
+# sample-time-steps per second on one CPU core (mlp-class model, measured here).
+_SAMPLE_STEPS_PER_S = 40_000.0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m neuroenergy.protocols",
+        description="Run factorial studies (architecture x dataset x lambda x seed) into result cubes.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("list", help="list the built-in protocols", description="List the built-in protocols.")
+
+    show = sub.add_parser("show", help="show a protocol's expanded design and estimated cost",
+                          description="Show the expanded design: factors, levels, number of cells, settings, "
+                                      "and a rough cost estimate.")
+    show.add_argument("protocol", help="built-in name or path of a .toml spec")
+    show.add_argument("--profile", help="profile (default: the spec's default_profile)")
+
+    run = sub.add_parser("run", help="run a protocol (resumes an unfinished one)",
+                         description="Run every cell of a protocol into --out. Re-running on the same --out "
+                                     "resumes: finished cells are kept and not recomputed.")
+    run.add_argument("protocol", help="built-in name or path of a .toml spec")
+    run.add_argument("--profile", help="smoke | quick | paper (default: the spec's default_profile)")
+    run.add_argument("--out", help="output directory (default: results/<protocol>-<profile>)")
+    run.add_argument("--workers", type=int, help="worker processes (default: number of CPU cores)")
+    run.add_argument("--executor", choices=["local"], default="local",
+                     help="where cells run: local worker processes (default)")
+    run.add_argument("--dry-run", action="store_true", help="list the cells that would run, run nothing")
+    run.add_argument("--force", action="store_true", help="accept a changed spec on an existing --out")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    status = sub.add_parser("status", help="cells done / failed / missing in an output directory",
+                            description="Show the progress of a run directory.")
+    status.add_argument("out", help="output directory of a run")
+
+    stats = sub.add_parser("stats", help="print the statistics tables of a run's cube",
+                           description="Print ANOVA, best architectures, lambda sweep and efficiency tables.")
+    stats.add_argument("out", help="output directory of a run (or a cube file)")
+
+    report = sub.add_parser("report", help="write report.md and figures for a run's cube",
+                            description="Write report.md and PNG figures next to the cube.")
+    report.add_argument("out", help="output directory of a run (or a cube file)")
+    report.add_argument("--to", help="directory for the report (default: the run directory)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except NeuroEnergyError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished cells are saved; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+def _list(args) -> int:
+    from neuroenergy.protocols.spec import list_protocols, load_spec
+
+    for name in list_protocols():
+        spec = load_spec(name)
+        print(f"{name:14s} {spec.description}  [profiles: {', '.join(spec.profiles)}; "
+              f"default {spec.default_profile}]")
+    return 0
+
+
+def _show(args) -> int:
+    from neuroenergy.data import info
+    from neuroenergy.protocols.spec import load_spec
+
+    spec = load_spec(args.protocol)
+    design = spec.design(args.profile)
+    t = design.training
+    print(f"protocol {design.name} ({spec.path}), profile {design.profile}: {spec.description}")
+    print(f"  architectures ({len(design.architectures)}): {', '.join(design.architectures)}")
+    print(f"  datasets ({len(design.datasets)}): {', '.join(design.datasets)}")
+    print(f"  lambda ({len(design.lams)}): {', '.join(f'{v:g}' for v in design.lams)}  "
+          f"[energy term: {design.energy_term}]")
+    print(f"  seeds ({len(design.seeds)}): {', '.join(map(str, design.seeds))}")
+    print(f"  cells: {design.num_cells}")
+    print(f"  training: epochs {t['epochs']}, batch {t['batch_size']}, lr {t['lr']}, {t['optimizer']}, "
+          f"T = {t['num_steps']} steps, {t['num_evals']} curve evaluations on {t['eval_size']} held-out samples, "
+          f"train_limit {t['train_limit'] or 'all'}, test_limit {t['test_limit'] or 'all'}, costs {t['costs']}")
+    sample_steps = 0.0
+    for dataset in design.datasets:
+        sizes = info(dataset).split_sizes
+        n_train = min(sizes["train"], t["train_limit"] or sizes["train"])
+        n_test = min(sizes["test"], t["test_limit"] or sizes["test"])
+        per_cell = (n_train * t["epochs"] * 3 + n_test + t["eval_size"] * t["num_evals"]) * t["num_steps"]
+        sample_steps += per_cell * len(design.architectures) * len(design.lams) * len(design.seeds)
+    minutes = sample_steps / _SAMPLE_STEPS_PER_S / 60
+    print(f"  estimated cost: {sample_steps:.3g} sample-time-steps (training counted x3 for backward), "
+          f"roughly {minutes:.0f} CPU-core-minutes for mlp-sized models (transformer/lstm cost more); "
+          f"a rough guide, not a promise")
+    return 0
+
+
+def _run(args) -> int:
+    from neuroenergy.protocols.runner import run_design
+    from neuroenergy.protocols.spec import load_spec
+
+    spec = load_spec(args.protocol)
+    design = spec.design(args.profile)
+    out = Path(args.out) if args.out else Path("results") / f"{design.name}-{design.profile}"
+    if args.dry_run:
+        from neuroenergy.results.store import RunStore
+
+        done = RunStore(out).keys()
+        todo = [c for c in design.cells() if c.key not in done]
+        for cell in todo:
+            print(cell)
+        print(f"{len(todo)} of {design.num_cells} cells would run into {out} (dry run: nothing ran)")
+        return 0
+    print(f"running {design.name} (profile {design.profile}): {design.num_cells} cells into {out}",
+          file=sys.stderr)
+    summary = run_design(spec, design, out, workers=args.workers, force=args.force, progress=not args.quiet)
+    print(summary)
+    return summary.exit_code
+
+
+def _status(args) -> int:
+    import json
+
+    from neuroenergy.results.store import RunStore
+
+    store = RunStore(args.out)
+    spec_text = store.read_spec()
+    if spec_text is None:
+        raise _not_a_run(args.out)
+    design = json.loads(spec_text)
+    total = len(design["architectures"]) * len(design["datasets"]) * len(design["lam"]) * len(design["seeds"])
+    statuses = Counter(record["status"] for record in store.records())
+    done = sum(statuses.values())
+    running = "running now" if store.is_locked() else "not running"
+    print(f"{args.out}: protocol {design['name']} (profile {design['profile']}), {running}")
+    print(f"  {done}/{total} cells finished: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+          + f"; {total - done} missing")
+    cube = Path(args.out) / "cube.h5"
+    print(f"  cube: {cube if cube.exists() else 'not written yet'}")
+    return 0
+
+
+def _not_a_run(path) -> NeuroEnergyError:
+    from neuroenergy.errors import InvalidInputError
+
+    return InvalidInputError(f"{path} is not a run directory (no spec.json); start one with `run`")
+
+
+def _stats(args) -> int:
+    from neuroenergy import stats
+    from neuroenergy.results.cube import open_cube
+
+    print(stats.format_tables(open_cube(args.out)))
+    return 0
+
+
+def _report(args) -> int:
+    from neuroenergy import stats
+    from neuroenergy.results.cube import open_cube
+
+    source = Path(args.out)
+    target = Path(args.to) if args.to else (source if source.is_dir() else source.parent)
+    path = stats.write_report(open_cube(source), target)
+    print(f"report written: {path}")
+    return 0
+
+
+_COMMANDS = {"list": _list, "show": _show, "run": _run, "status": _status, "stats": _stats, "report": _report}

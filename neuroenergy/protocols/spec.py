@@ -1,0 +1,357 @@
+"""Protocol specs: TOML files that define a factorial design and how to train it.
+
+Schema (documented for users in ``protocols/README.md``)::
+
+    name = "factorial"                 # required, str
+    description = "..."               # str
+    default_profile = "quick"         # str, a key of [profiles]
+
+    [design]
+    architectures = "all"             # "all" or a list of names
+    datasets = "all"                  # "all" or a list of names
+    lam = [0.0]                        # list of lambda >= 0
+    seeds = 10                         # n (seeds 0..n-1) or a list of ints
+    energy_term = "activation"         # activation | spikes | synops
+
+    [training]                         # passed to neuroenergy.train.fit
+    epochs = 1.0                       # passes over the (limited) training split
+    batch_size = 128
+    lr = 1e-3
+    optimizer = "adam"                 # adam | adamw | sgd
+    num_steps = 10                     # time steps T
+    num_evals = 10                     # learning-curve evaluations
+    eval_size = 1000                   # held-out subset for the curve
+    train_limit = 0                    # stratified subset of the train split (0 = all)
+    test_limit = 0                     # stratified subset of the test split (0 = all)
+    costs = "45nm-fp32"
+    device = "auto"
+
+    [targets]                          # held-out accuracy targets for efficiency
+    default = 0.5
+    mnist = 0.9
+
+    [models.mlp]                       # per-architecture overrides for models.build
+    hidden = 256
+
+    [profiles.smoke]                   # flat overrides of any [design]/[training] key
+    seeds = 1
+    train_limit = 256
+
+A profile overrides design and training keys by their bare name.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from neuroenergy.errors import ConfigError, UnknownNameError
+
+__all__ = ["ProtocolSpec", "Design", "load_spec", "list_protocols", "protocol_dir", "Cell"]
+
+DESIGN_KEYS: dict[str, type | tuple[type, ...]] = {
+    "architectures": (str, list),
+    "datasets": (str, list),
+    "lam": list,
+    "seeds": (int, list),
+    "energy_term": str,
+}
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "epochs": 1.0,
+    "batch_size": 128,
+    "lr": 1e-3,
+    "optimizer": "adam",
+    "num_steps": 10,
+    "num_evals": 10,
+    "eval_size": 1000,
+    "train_limit": 0,
+    "test_limit": 0,
+    "costs": "45nm-fp32",
+    "device": "auto",
+}
+TOP_KEYS = {"name", "description", "default_profile", "design", "training", "targets", "models", "profiles"}
+PROFILE_KEYS = set(DESIGN_KEYS) | set(TRAINING_DEFAULTS)
+
+
+def protocol_dir() -> Path:
+    """The ``protocols/`` folder of the repository holding the built-in specs."""
+    return Path(__file__).resolve().parents[2] / "protocols"
+
+
+def list_protocols() -> list[str]:
+    """Names of the built-in protocol specs (``protocols/*.toml``)."""
+    return sorted(p.stem for p in protocol_dir().glob("*.toml"))
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of the design: a pure function of this config."""
+
+    architecture: str
+    dataset: str
+    lam: float
+    seed: int
+
+    @property
+    def key(self) -> str:
+        from neuroenergy.results.store import cell_key
+
+        return cell_key(self.architecture, self.dataset, self.lam, self.seed)
+
+    def __str__(self) -> str:
+        return f"{self.architecture} x {self.dataset} x lam={self.lam:g} x seed {self.seed}"
+
+
+@dataclass(frozen=True)
+class Design:
+    """A spec resolved for one profile: the factor levels and every setting."""
+
+    name: str
+    profile: str
+    architectures: tuple[str, ...]
+    datasets: tuple[str, ...]
+    lams: tuple[float, ...]
+    seeds: tuple[int, ...]
+    energy_term: str
+    training: dict[str, Any]
+    targets: dict[str, float]
+    model_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def cells(self) -> Iterator[Cell]:
+        for arch, dataset, lam, seed in itertools.product(self.architectures, self.datasets, self.lams, self.seeds):
+            yield Cell(arch, dataset, lam, seed)
+
+    @property
+    def num_cells(self) -> int:
+        return len(self.architectures) * len(self.datasets) * len(self.lams) * len(self.seeds)
+
+    def target_for(self, dataset: str) -> float:
+        return float(self.targets.get(dataset, self.targets.get("default", math.nan)))
+
+    def cell_config(self, cell: Cell) -> dict[str, Any]:
+        """Everything ``run_cell`` needs, as plain data (picklable, JSON-able)."""
+        return {
+            "architecture": cell.architecture, "dataset": cell.dataset, "lam": cell.lam, "seed": cell.seed,
+            "key": cell.key, "energy_term": self.energy_term, "training": dict(self.training),
+            "target_accuracy": self.target_for(cell.dataset),
+            "model_overrides": dict(self.model_overrides.get(cell.architecture, {})),
+        }
+
+    def to_json(self) -> str:
+        """Canonical text of the resolved design (what an output directory is bound to)."""
+        data = {
+            "name": self.name, "profile": self.profile, "architectures": list(self.architectures),
+            "datasets": list(self.datasets), "lam": list(self.lams), "seeds": list(self.seeds),
+            "energy_term": self.energy_term, "training": self.training, "targets": self.targets,
+            "models": self.model_overrides,
+        }
+        return json.dumps(data, indent=1, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    """A parsed, validated protocol spec; ``design(profile)`` resolves it."""
+
+    name: str
+    description: str
+    text: str
+    path: Path
+    default_profile: str
+    design_table: dict[str, Any]
+    training_table: dict[str, Any]
+    targets: dict[str, float]
+    model_overrides: dict[str, dict[str, Any]]
+    profiles: dict[str, dict[str, Any]]
+
+    def design(self, profile: str | None = None) -> Design:
+        profile = profile or self.default_profile
+        if profile not in self.profiles:
+            known = ", ".join(sorted(self.profiles)) or "(none)"
+            raise ConfigError(f"protocol {self.name!r} has no profile {profile!r}; profiles: {known}")
+        overrides = self.profiles[profile]
+        merged_design = {**self.design_table, **{k: v for k, v in overrides.items() if k in DESIGN_KEYS}}
+        training = {**TRAINING_DEFAULTS, **self.training_table,
+                    **{k: v for k, v in overrides.items() if k in TRAINING_DEFAULTS}}
+        where = f"{self.path.name} (profile {profile})"
+        architectures = _names(merged_design.get("architectures", "all"), "architectures", where)
+        datasets = _names(merged_design.get("datasets", "all"), "datasets", where)
+        lams = _lams(merged_design.get("lam", [0.0]), where)
+        seeds = _seeds(merged_design.get("seeds", 1), where)
+        energy_term = merged_design.get("energy_term", "activation")
+        from neuroenergy.energy.terms import list_terms
+
+        if energy_term not in list_terms():
+            raise ConfigError(f"{where}: design.energy_term {energy_term!r} is unknown; "
+                              f"known: {', '.join(list_terms())}")
+        _check_training(training, where)
+        for arch in self.model_overrides:
+            if arch not in architectures and arch not in _known("architectures"):
+                raise ConfigError(f"{where}: [models.{arch}] names an unknown architecture")
+        return Design(self.name, profile, architectures, datasets, lams, seeds, energy_term,
+                      training, dict(self.targets), dict(self.model_overrides))
+
+
+def load_spec(name_or_path: str | Path) -> ProtocolSpec:
+    """Read and validate a built-in spec by name or a user's TOML file by path."""
+    path = Path(name_or_path)
+    if not (path.suffix == ".toml" or path.exists()):
+        path = protocol_dir() / f"{name_or_path}.toml"
+        if not path.exists():
+            raise UnknownNameError(
+                f"unknown protocol {str(name_or_path)!r}; built-in protocols: {', '.join(list_protocols())} "
+                "(or pass the path of a .toml spec)")
+    if not path.is_file():
+        raise ConfigError(f"protocol spec {path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path.name} is not valid TOML: {error}") from None
+    return _parse(raw, text, path)
+
+
+def _parse(raw: dict[str, Any], text: str, path: Path) -> ProtocolSpec:
+    where = path.name
+    _no_unknown(raw, TOP_KEYS, where, "")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{where}: 'name' is required and must be a non-empty string")
+    design = _table(raw, "design", where)
+    _no_unknown(design, set(DESIGN_KEYS), where, "design.")
+    for key, value in design.items():
+        _check_type(value, DESIGN_KEYS[key], f"design.{key}", where)
+    training = _table(raw, "training", where)
+    _no_unknown(training, set(TRAINING_DEFAULTS), where, "training.")
+    targets = _table(raw, "targets", where)
+    for key, value in targets.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ConfigError(f"{where}: targets.{key} must be an accuracy between 0 and 1, got {value!r}")
+        if key != "default" and key not in _known("datasets"):
+            raise ConfigError(f"{where}: targets.{key} names an unknown dataset; "
+                              f"known: {', '.join(_known('datasets'))}")
+    models = _table(raw, "models", where)
+    for arch, overrides in models.items():
+        if not isinstance(overrides, dict):
+            raise ConfigError(f"{where}: models.{arch} must be a table of overrides")
+    profiles = _table(raw, "profiles", where)
+    if not profiles:
+        profiles = {"default": {}}
+    for profile, overrides in profiles.items():
+        if not isinstance(overrides, dict):
+            raise ConfigError(f"{where}: profiles.{profile} must be a table")
+        _no_unknown(overrides, PROFILE_KEYS, where, f"profiles.{profile}.")
+        for key, value in overrides.items():
+            if key in DESIGN_KEYS:
+                _check_type(value, DESIGN_KEYS[key], f"profiles.{profile}.{key}", where)
+    default_profile = raw.get("default_profile", "quick" if "quick" in profiles else next(iter(profiles)))
+    if default_profile not in profiles:
+        raise ConfigError(f"{where}: default_profile {default_profile!r} is not one of the profiles "
+                          f"({', '.join(profiles)})")
+    spec = ProtocolSpec(name, str(raw.get("description", "")), text, path, default_profile, design,
+                        training, {k: float(v) for k, v in targets.items()},
+                        {k: dict(v) for k, v in models.items()}, {k: dict(v) for k, v in profiles.items()})
+    for profile in profiles:  # every profile must resolve: errors show up at load, not mid-study
+        spec.design(profile)
+    return spec
+
+
+def _table(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: [{key}] must be a table")
+    return value
+
+
+def _no_unknown(table: dict[str, Any], allowed: set[str], where: str, prefix: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"{where}: unknown key '{prefix}{key}'; allowed: {', '.join(sorted(allowed))}")
+
+
+def _check_type(value: Any, expected, key: str, where: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, expected):
+        names = " or ".join(t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,)))
+        raise ConfigError(f"{where}: {key} must be {names}, got {type(value).__name__} {value!r}")
+
+
+def _known(kind: str) -> list[str]:
+    if kind == "architectures":
+        from neuroenergy.models import list_architectures
+
+        return list_architectures()
+    from neuroenergy.data import list_datasets
+
+    return list_datasets()
+
+
+def _names(value: Any, kind: str, where: str) -> tuple[str, ...]:
+    known = _known(kind)
+    if value == "all":
+        return tuple(known)
+    if isinstance(value, str) or not isinstance(value, list):
+        raise ConfigError(f"{where}: design.{kind} must be \"all\" or a list of names, got {value!r}")
+    if not value:
+        raise ConfigError(f"{where}: design.{kind} is empty; give at least one name")
+    for name in value:
+        if name not in known:
+            raise ConfigError(f"{where}: design.{kind} names unknown {kind[:-1]} {name!r}; "
+                              f"known: {', '.join(known)}")
+    if len(set(value)) != len(value):
+        raise ConfigError(f"{where}: design.{kind} lists a name twice")
+    return tuple(value)
+
+
+def _lams(value: Any, where: str) -> tuple[float, ...]:
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{where}: design.lam must be a non-empty list of numbers >= 0")
+    for lam in value:
+        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not math.isfinite(lam) or lam < 0:
+            raise ConfigError(f"{where}: design.lam values must be finite numbers >= 0, got {lam!r}")
+    if len(set(value)) != len(value):
+        raise ConfigError(f"{where}: design.lam lists a value twice")
+    return tuple(float(v) for v in value)
+
+
+def _seeds(value: Any, where: str) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise ConfigError(f"{where}: design.seeds must be >= 1, got {value}")
+        return tuple(range(value))
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{where}: design.seeds must be a count or a non-empty list of integers")
+    if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in value) or len(set(value)) != len(value):
+        raise ConfigError(f"{where}: design.seeds must be distinct integers >= 0, got {value!r}")
+    return tuple(value)
+
+
+def _check_training(training: dict[str, Any], where: str) -> None:
+    positive_ints = ("batch_size", "num_steps", "num_evals", "eval_size")
+    for key in positive_ints:
+        value = training[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{where}: training.{key} must be a positive integer, got {value!r}")
+    for key in ("train_limit", "test_limit"):
+        value = training[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{where}: training.{key} must be an integer >= 0 (0 = all), got {value!r}")
+    for key in ("epochs", "lr"):
+        value = training[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ConfigError(f"{where}: training.{key} must be a number > 0, got {value!r}")
+    from neuroenergy.energy.costs import list_cost_tables
+    from neuroenergy.train.fit import OPTIMIZERS
+
+    if training["optimizer"] not in OPTIMIZERS:
+        raise ConfigError(f"{where}: training.optimizer {training['optimizer']!r} is unknown; "
+                          f"known: {', '.join(OPTIMIZERS)}")
+    if training["costs"] not in list_cost_tables():
+        raise ConfigError(f"{where}: training.costs {training['costs']!r} is unknown; "
+                          f"known: {', '.join(list_cost_tables())}")
+    if training["device"] not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"{where}: training.device must be auto, cpu or cuda, got {training['device']!r}")

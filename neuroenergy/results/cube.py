@@ -1,0 +1,126 @@
+"""Result cubes: run records -> ``xarray.Dataset`` -> netCDF4/HDF5 file.
+
+The cube spans every cell of the design; cells without a finished record
+are ``missing``, so nothing is ever silently absent. It opens with
+``neuroenergy.results.open_cube(path)`` or plain
+``xr.open_dataset(path, engine="h5netcdf")``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from neuroenergy.errors import InvalidInputError
+from neuroenergy.results.schema import CELL_VARIABLES, CURVE_VARIABLES, DIMS
+
+__all__ = ["build_cube", "write_cube", "open_cube"]
+
+
+def build_cube(
+    records: Iterable[Mapping[str, Any]],
+    *,
+    architectures: Sequence[str],
+    datasets: Sequence[str],
+    lams: Sequence[float],
+    seeds: Sequence[int],
+    families: Mapping[str, str],
+    modalities: Mapping[str, str],
+    targets: Mapping[str, float],
+    attrs: Mapping[str, Any] | None = None,
+) -> xr.Dataset:
+    """Assemble the cube of a design from run records (records outside the design are ignored).
+
+    A record is a dict with ``architecture, dataset, lam, seed, status``,
+    ``metrics`` (names of ``CELL_VARIABLES``) and ``curve`` (``step,
+    accuracy, ce, energy, train_energy_pj, train_time_s`` lists).
+    """
+    shape = (len(architectures), len(datasets), len(lams), len(seeds))
+    position = {
+        "architecture": {a: i for i, a in enumerate(architectures)},
+        "dataset": {d: i for i, d in enumerate(datasets)},
+        "lam": {float(v): i for i, v in enumerate(lams)},
+        "seed": {int(s): i for i, s in enumerate(seeds)},
+    }
+    records = list(records)
+    n_eval = max((len(r.get("curve", {}).get("step", [])) for r in records), default=0)
+    cells = {name: np.full(shape, np.nan) for name in CELL_VARIABLES}
+    curves = {name: np.full(shape + (n_eval,), np.nan) for name in CURVE_VARIABLES}
+    status = np.full(shape, "missing", dtype=object)
+    errors = np.full(shape, "", dtype=object)
+    for record in records:
+        try:
+            index = (position["architecture"][record["architecture"]], position["dataset"][record["dataset"]],
+                     position["lam"][float(record["lam"])], position["seed"][int(record["seed"])])
+        except KeyError:
+            continue  # a cell of an earlier design, kept on disk but not part of this cube
+        status[index] = record["status"]
+        errors[index] = record.get("error") or ""
+        for name, value in (record.get("metrics") or {}).items():
+            if name in cells and value is not None:
+                cells[name][index] = float(value)
+        for name, values in (record.get("curve") or {}).items():
+            key = f"curve_{name}"
+            if key in curves and values:
+                curves[key][index][: len(values)] = [np.nan if v is None else float(v) for v in values]
+
+    coords = {
+        "architecture": list(architectures),
+        "dataset": list(datasets),
+        "lam": np.asarray(lams, dtype=float),
+        "seed": np.asarray(seeds, dtype=int),
+        "eval": np.arange(n_eval),
+        "family": ("architecture", [families[a] for a in architectures]),
+        "modality": ("dataset", [modalities[d] for d in datasets]),
+    }
+    ds = xr.Dataset(coords=coords)
+    for name, (units, description) in CELL_VARIABLES.items():
+        ds[name] = (DIMS, cells[name], {"units": units, "long_name": description})
+    for name, (units, description) in CURVE_VARIABLES.items():
+        ds[name] = (DIMS + ("eval",), curves[name], {"units": units, "long_name": description})
+    ds["status"] = (DIMS, status.astype(str), {"long_name": "ok / failed / diverged / missing"})
+    ds["error"] = (DIMS, errors.astype(str), {"long_name": "error message of failed or diverged cells"})
+    ds["target_accuracy"] = ("dataset", np.asarray([targets.get(d, np.nan) for d in datasets], dtype=float),
+                             {"units": "fraction", "long_name": "held-out accuracy target for *_to_target"})
+    ds["lam"].attrs.update(long_name="lambda, weight of the energy term in the loss")
+    ds.attrs.update({k: _attr(v) for k, v in (attrs or {}).items()})
+    return ds
+
+
+def _attr(value: Any) -> Any:
+    if isinstance(value, (str, int, float)):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def write_cube(cube: xr.Dataset, path: str | os.PathLike) -> Path:
+    """Write ``cube`` as netCDF4/HDF5 atomically (temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        cube.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def open_cube(path: str | os.PathLike) -> xr.Dataset:
+    """Open a cube file (or the ``cube.h5`` inside a run directory), loaded into memory."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "cube.h5"
+    if not path.exists():
+        raise InvalidInputError(f"no result cube at {path}; run a protocol first (python -m neuroenergy.protocols run ...)")
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        return ds.load()
