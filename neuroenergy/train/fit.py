@@ -234,11 +234,17 @@ def fit(
         loss = ce + lam * energy.value if lam else ce
         if not bool(torch.isfinite(loss)):
             status, diverged_at = "diverged", step + 1
-            message = f"loss became {float(loss)} at step {step + 1} (CE {float(ce)}, E {float(energy.value)})"
+            message = (f"loss became {loss.item()} at step {step + 1} "
+                       f"(CE {ce.item()}, E {energy.value.item()})")
             break
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
+        try:
+            opt.step()
+        except RuntimeError as error:  # e.g. an update too large for float32: a numeric blow-up
+            status, diverged_at = "diverged", step + 1
+            message = f"optimizer step {step + 1} failed numerically: {error}"
+            break
         step += 1
         samples += len(y)
         train_time += time.perf_counter() - tick

@@ -1,0 +1,588 @@
+"""The study's text tables and its report: ANOVA, best architectures, lambda sweep, efficiency, paper vs study.
+
+:func:`format_tables` returns the plain text that ``python -m
+neuroenergy.protocols stats DIR`` prints; :func:`write_report` writes
+``report.md`` and its PNG figures for ``report DIR``. Both run the same
+statistics with their defaults (accuracy ANOVA over architecture x dataset,
+Type II, at lambda = 0 or the cube's only level). A section whose data the
+cube lacks (a cube with only lambda = 0 has no sweep) says why instead of
+failing; cells that are not ok are counted in the header and listed in the
+report's last section.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from neuroenergy.errors import NeuroEnergyError
+from neuroenergy.results.schema import DIMS
+from neuroenergy.stats import paper
+from neuroenergy.stats._cube import (CubeLike, DroppedCellsWarning, StatsWarning, as_cube, cell_frame,
+                                     format_cell, resolve_lam, split_ok, status_counts)
+from neuroenergy.stats.anova import anova
+from neuroenergy.stats.compare import best_architectures, tukey_versus
+from neuroenergy.stats.efficiency import EfficiencyResult, efficiency
+from neuroenergy.stats.sweep import lambda_sweep
+
+__all__ = ["format_tables", "write_report", "FIGURES"]
+
+#: File names of the report's figures (read-only).
+FIGURES: Mapping[str, str] = MappingProxyType({
+    "interaction": "interaction.png",
+    "sweep": "lambda_sweep.png",
+    "efficiency": "efficiency_gains.png",
+    "energy": "energy_breakdown.png",
+})
+
+
+@dataclass
+class _Section:
+    """A statistic's result, or why the cube cannot give it."""
+
+    value: Any = None
+    missing: str = ""
+
+
+@dataclass
+class _Study:
+    ds: xr.Dataset
+    lam: float | None
+    counts: dict[str, int]
+    dropped: pd.DataFrame
+    anova: _Section
+    best: _Section
+    sweep: _Section
+    eff: _Section
+    notes: list[str] = field(default_factory=list)
+
+
+def _attempt(function: Callable[..., Any], *args: Any, **kwargs: Any) -> _Section:
+    try:
+        return _Section(function(*args, **kwargs))
+    except NeuroEnergyError as exc:
+        return _Section(None, str(exc))
+
+
+def _single_threaded_blas() -> contextlib.AbstractContextManager:
+    """Limit BLAS to one thread while the statistics run, when threadpoolctl is installed.
+
+    The regressions here are small (runs x design columns); a multi-threaded BLAS
+    gains nothing on them, and on a busy machine waking its threads costs more
+    than the whole computation. The limit is restored on exit; without
+    threadpoolctl nothing changes.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _study(cube: CubeLike) -> _Study:
+    ds = as_cube(cube)
+    try:
+        lam: float | None = resolve_lam(ds, None)
+    except NeuroEnergyError:
+        lam = None
+    frame = cell_frame(ds, [])
+    _, dropped = split_ok(frame, [])
+    notes: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        # Dropped cells are listed once in the report, not per statistic.
+        section_anova = _attempt(anova, ds, warn=False)
+        section_best = _attempt(best_architectures, ds, warn=False)
+        section_sweep = _attempt(lambda_sweep, ds, warn=False)
+        section_eff = _attempt(efficiency, ds, warn=False)
+    for item in caught:
+        if issubclass(item.category, StatsWarning) and not issubclass(item.category, DroppedCellsWarning):
+            notes.append(str(item.message))
+        elif not issubclass(item.category, DroppedCellsWarning):
+            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+    return _Study(ds=ds, lam=lam, counts=status_counts(ds), dropped=dropped, anova=section_anova,
+                  best=section_best, sweep=section_sweep, eff=section_eff, notes=notes)
+
+
+# ----------------------------------------------------------------------------- number formats
+
+def _p(value: float) -> str:
+    if not np.isfinite(value):
+        return ""
+    if value < 1e-15:
+        # Below what the F and studentized-range tails resolve in double precision.
+        return "<1e-15"
+    return f"{value:.1e}" if value < 0.001 else f"{value:.3f}"
+
+
+def _num(value: float, spec: str) -> str:
+    return format(value, spec) if np.isfinite(value) else ""
+
+
+def _ci(low: float, high: float, spec: str) -> str:
+    return f"[{format(low, spec)}, {format(high, spec)}]" if np.isfinite(low) and np.isfinite(high) else ""
+
+
+def _flag(value: Any) -> str:
+    return "n/a" if value is pd.NA or value is None else ("yes" if bool(value) else "no")
+
+
+def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ") -> str:
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    numeric = [all(_looks_numeric(r[i]) for r in rows if r[i]) and bool(rows) for i in range(len(headers))]
+
+    def line(cells: Sequence[str]) -> str:
+        return indent + "  ".join(c.rjust(w) if num else c.ljust(w)
+                                  for c, w, num in zip(cells, widths, numeric)).rstrip()
+
+    return "\n".join([line(headers), indent + "  ".join("-" * w for w in widths)] + [line(r) for r in rows])
+
+
+def _looks_numeric(text: str) -> bool:
+    return text[:1].isdigit() or text[:1] in "+-<[." and text[1:2].isdigit() or text[:2] in ("-0", "+0")
+
+
+def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    def esc(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    out = ["| " + " | ".join(esc(h) for h in headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+# ----------------------------------------------------------------------------- table rows
+
+_ANOVA_HEADERS = ["term", "SS", "df", "F", "p", "partial eta^2", "eta^2", "omega^2"]
+
+
+def _anova_rows(table: pd.DataFrame) -> list[list[str]]:
+    rows = []
+    for term, r in table.iterrows():
+        rows.append([str(term), f"{r.SS:.4g}", f"{r.df:g}", _num(r.F, ".3f"), _p(r.p),
+                     _num(r.partial_eta2, ".3f"), _num(r.eta2, ".3f"), _num(r.omega2, ".3f")])
+    return rows
+
+
+def _anova_caption(table: pd.DataFrame) -> str:
+    a = table.attrs
+    return (f"{a['response']} ~ {' * '.join(a['factors'])}, Type {'II' if a['typ'] == 2 else 'III'} sums of "
+            f"squares, λ = {a['lam']:g}, N = {a['n_runs']} ok runs. SS in (accuracy as a fraction)^2; "
+            f"partial eta^2 = SS/(SS + SS_residual); eta^2 = SS/(sum of the table's SS); omega^2 = bias-corrected "
+            f"eta^2.")
+
+
+_BEST_HEADERS = ["dataset", "rank", "architecture", "family", "n", "accuracy %", "sd (pp)", "95% CI (%)"]
+
+
+def _best_rows(best: pd.DataFrame, versus: dict[str, pd.DataFrame] | None = None) -> list[list[str]]:
+    rows = []
+    for r in best.itertuples():
+        row = [r.dataset, str(r.rank), r.architecture, r.family, str(r.n), f"{r.mean * 100:.2f}",
+               _num(r.sd * 100, ".2f"), _ci(r.ci_low * 100, r.ci_high * 100, ".2f")]
+        if versus is not None:
+            row.append(_vs_best(versus.get(r.dataset), r.rank, r.architecture))
+        rows.append(row)
+    return rows
+
+
+def _vs_best(table: pd.DataFrame | None, rank: int, architecture: str, alpha: float = 0.05) -> str:
+    if rank == 1:
+        return "best"
+    if table is None or table.empty or architecture not in set(table["group"]):
+        return ""
+    p = float(table.loc[table["group"] == architecture, "p_adj"].iloc[0])
+    return f"p={_p(p)} " + ("(worse)" if p < alpha else "(tied)")
+
+
+def _versus_best(ds: xr.Dataset, best: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per dataset: Tukey-Kramer p-value of every architecture against the rank-1 one."""
+    ok = split_ok(cell_frame(ds, [best.attrs["response"]], lam=best.attrs["lam"]), [best.attrs["response"]])[0]
+    out = {}
+    for dataset, rows in ok.groupby("dataset", sort=False):
+        leaders = best[(best["dataset"] == dataset) & (best["rank"] == 1)]["architecture"]
+        if not leaders.empty:
+            out[str(dataset)] = tukey_versus(rows[best.attrs["response"]], rows["architecture"], leaders.iloc[0])
+    return out
+
+
+_SWEEP_HEADERS = ["dataset", "architecture", "lambda", "n", "E ratio", "95% CI", "E lower by",
+                  "pJ ratio", "acc change (pp)", "95% CI", "~1000x?", "|d|<0.5pp?", "CI in +-0.5pp?"]
+
+
+def _sweep_rows(sweep: pd.DataFrame) -> list[list[str]]:
+    rows = []
+    has_act = "activation_ratio" in sweep
+    has_pj = "energy_pj_ratio" in sweep
+    for r in sweep.to_dict("records"):
+        rows.append([
+            r["dataset"], r["architecture"], f"{r['lam']:g}", str(r["n_pairs"]),
+            _num(r["activation_ratio"], ".2e") if has_act else "",
+            _ci(r["activation_ratio_ci_low"], r["activation_ratio_ci_high"], ".1e") if has_act else "",
+            (_num(r["activation_reduction"], ",.0f") + "x") if has_act and np.isfinite(r["activation_reduction"])
+            else "",
+            _num(r["energy_pj_ratio"], ".2e") if has_pj else "",
+            _num(r["acc_change_pp"], "+.2f"), _ci(r["acc_change_ci_low"], r["acc_change_ci_high"], "+.2f"),
+            _flag(r["energy_claim"]), _flag(r["accuracy_claim"]), _flag(r["accuracy_equivalent"]),
+        ])
+    return rows
+
+
+_METRIC_NAMES = {"train_energy_to_target_pj": "energy to target (pJ)",
+                 "steps_to_target": "steps to target",
+                 "train_time_to_target_s": "time to target (s)"}
+
+
+def _gain_rows(result: EfficiencyResult) -> tuple[list[str], list[list[str]]]:
+    headers = [result.by, "metric", "energy-first mean", "baseline mean", "gain", "95% CI", "n (ef/base)",
+               "not reached (ef/base)", "in 5-33%?"]
+    rows = []
+    for r in result.gains.to_dict("records"):
+        rows.append([r[result.by], _METRIC_NAMES.get(r["metric"], r["metric"]), _num(r["mean_energy_first"], ".4g"),
+                     _num(r["mean_baseline"], ".4g"), _num(r["gain"] * 100, "+.1f") + ("%" if np.isfinite(r["gain"])
+                                                                                      else ""),
+                     _ci(r["ci_low"] * 100, r["ci_high"] * 100, "+.1f"),
+                     f"{r['n_energy_first']}/{r['n_baseline']}",
+                     f"{r['not_reached_energy_first']}/{r['not_reached_baseline']}", _flag(r["in_paper_range"])])
+    return headers, rows
+
+
+def _targets_line(result: EfficiencyResult) -> str:
+    parts = [f"{d} {t:.1%}" if np.isfinite(t) else f"{d} (not recorded)" for d, t in result.target.items()]
+    return "target accuracy: " + ", ".join(parts)
+
+
+# ----------------------------------------------------------------------------- paper vs this study
+
+_PAPER_HEADERS = ["finding", "paper", "this study", "holds on our runs?"]
+
+
+def _paper_rows(study: _Study) -> list[list[str]]:
+    rows: list[list[str]] = []
+    # Finding 1: architecture main effect small, interaction large: no universal best architecture.
+    if study.anova.value is not None and {"architecture", "architecture:dataset"} <= set(study.anova.value.index):
+        t = study.anova.value
+        arch, inter = t.loc["architecture"], t.loc["architecture:dataset"]
+        rows.append(["1a. architecture main effect on accuracy (partial eta^2)",
+                     f"{paper.ARCH_MAIN_EFFECT_PARTIAL_ETA2:g}",
+                     f"{arch.partial_eta2:.3f} (F = {arch.F:.2f}, p = {_p(arch.p)})",
+                     "small (< 0.01)" if arch.partial_eta2 < 0.01 else "no: larger than 0.01"])
+        holds = inter.p < paper.INTERACTION_P_BELOW and inter.partial_eta2 > arch.partial_eta2
+        rows.append(["1b. architecture x dataset interaction (partial eta^2, p)",
+                     f"{paper.INTERACTION_PARTIAL_ETA2:g}, p < {paper.INTERACTION_P_BELOW:g}",
+                     f"{inter.partial_eta2:.3f}, p = {_p(inter.p)}",
+                     "yes: p < 0.001 and larger than the main effect" if holds else
+                     "no: " + ("p >= 0.001" if not inter.p < paper.INTERACTION_P_BELOW
+                               else "not larger than the main effect")])
+    else:
+        rows.append(["1. accuracy ANOVA (architecture, architecture x dataset)",
+                     f"{paper.ARCH_MAIN_EFFECT_PARTIAL_ETA2:g}; {paper.INTERACTION_PARTIAL_ETA2:g} (p < 0.001)",
+                     "not available: " + (study.anova.missing or "the ANOVA has no such terms"), "n/a"])
+    if study.best.value is not None:
+        best = study.best.value
+        winners = best[best["rank"] == 1]
+        distinct = sorted(set(winners["architecture"]))
+        rows.append(["1c. no universal best architecture", "best architecture differs by dataset",
+                     f"{len(distinct)} different best architecture{'s' if len(distinct) != 1 else ''} over "
+                     f"{winners['dataset'].nunique()} datasets "
+                     f"({', '.join(distinct)})", "yes" if len(distinct) > 1 else "no: one architecture is best "
+                                                                                    "everywhere"])
+    # Finding 2: lambda sweep.
+    paper_claim = (f"~{paper.PAPER_ENERGY_REDUCTION:g}x lower activation energy, |acc change| < "
+                   f"{paper.ACCURACY_CLAIM_MAX_PP:g} pp at λ = {paper.CLAIM_LAMBDA:g}")
+    if study.sweep.value is None:
+        rows.append(["2. lambda sweep", paper_claim, "not available: " + study.sweep.missing, "n/a"])
+    else:
+        sweep = study.sweep.value
+        levels = sorted(set(sweep["lam"]))
+        close = [v for v in levels if np.isclose(v, paper.CLAIM_LAMBDA, rtol=1e-9, atol=0)]
+        lam = close[0] if close else max(levels)
+        note = "" if close else f" (the cube has no λ = {paper.CLAIM_LAMBDA:g}; its largest λ = {lam:g})"
+        names = {paper.normalise_dataset_name(d): d for d in dict.fromkeys(sweep["dataset"])}
+        chosen = [names[d] for d in paper.SWEEP_DATASETS if d in names]
+        if not chosen:
+            chosen = list(names.values())
+            note += " (no MNIST/Fashion-MNIST in the cube: all datasets shown)"
+        for dataset in chosen:
+            r = sweep[(sweep["dataset"] == dataset) & (sweep["lam"] == lam)]
+            red = r["activation_reduction"].to_numpy(dtype=float) if "activation_reduction" in r else np.array([])
+            acc = r["acc_change_pp"].to_numpy(dtype=float)
+            both = (r["energy_claim"].fillna(False) & r["accuracy_claim"].fillna(False)).to_numpy(dtype=bool) \
+                if "activation_reduction" in r else np.zeros(len(r), dtype=bool)
+            ours = (f"{_num(np.nanmedian(red), ',.0f')}x lower (median over {len(r)} architectures; range "
+                    f"{_num(np.nanmin(red), ',.0f')}-{_num(np.nanmax(red), ',.0f')}x); acc change median "
+                    f"{_num(np.nanmedian(acc), '+.2f')} pp (range {_num(np.nanmin(acc), '+.2f')} to "
+                    f"{_num(np.nanmax(acc), '+.2f')})") if red.size and np.isfinite(red).any() else \
+                "no activation energy in the cube"
+            verdict = (f"{'yes' if both.all() else 'partly' if both.any() else 'no'}: {int(both.sum())}/{len(r)} "
+                       f"architectures reach >= {paper.ENERGY_CLAIM_MIN_REDUCTION:.0f}x with |change| < "
+                       f"{paper.ACCURACY_CLAIM_MAX_PP:g} pp")
+            rows.append([f"2. lambda sweep on {dataset}{note}", paper_claim, ours, verdict])
+    # Finding 3: efficiency.
+    lo, hi = paper.EFFICIENCY_GAIN_RANGE
+    paper_gain = f"energy-first {lo:.0%}-{hi:.0%} more efficient than baselines within a modality"
+    eff = study.eff.value
+    energy_rows = eff.gains[eff.gains["metric"] == "train_energy_to_target_pj"] if eff is not None else None
+    if eff is None or energy_rows is None or energy_rows.empty:
+        why = study.eff.missing if eff is None else "no group holds runs of both families"
+        rows.append(["3. training efficiency", paper_gain, "not available: " + why, "n/a"])
+    else:
+        for r in energy_rows.to_dict("records"):
+            gain = r["gain"]
+            if not np.isfinite(gain):
+                ours, verdict = "no run of one family reached the target", "n/a"
+            else:
+                ours = (f"{gain * 100:+.1f}% {_ci(r['ci_low'] * 100, r['ci_high'] * 100, '+.1f')} "
+                        f"training energy to target (n = {r['n_energy_first']}/{r['n_baseline']} runs)")
+                if lo <= gain <= hi:
+                    verdict = "yes: within the paper's range"
+                elif gain > hi:
+                    verdict = "gain larger than the paper's range"
+                elif gain > 0:
+                    verdict = "no: smaller than 5%"
+                else:
+                    verdict = "no: baselines are as or more efficient"
+                verdict += "; CI excludes 0" if r["ci_low"] > 0 or r["ci_high"] < 0 else "; CI includes 0"
+            rows.append([f"3. training efficiency, {eff.by} {r[eff.by]}", paper_gain, ours, verdict])
+    return rows
+
+
+# ----------------------------------------------------------------------------- text
+
+def _header_lines(study: _Study) -> list[str]:
+    ds = study.ds
+    sizes = " x ".join(f"{ds.sizes[d]} {d if d != 'lam' else 'lambda'}{'s' if ds.sizes[d] != 1 else ''}"
+                       for d in DIMS)
+    total = int(np.prod([ds.sizes[d] for d in DIMS]))
+    counts = ", ".join(f"{status} {count:,}" for status, count in sorted(study.counts.items(),
+                                                                         key=lambda kv: kv[0] != "ok"))
+    lines = [f"cube: {total:,} cells = {sizes}" + (f"; {counts}" if counts else "")]
+    costs = ds.attrs.get("costs", "")
+    lines.append(f"cost table: {costs or 'not recorded'} (energies in pJ are compute-only estimates from the "
+                 f"cost table, not hardware readings)")
+    meta = [f"{key} {ds.attrs[key]}" for key in ("created", "git_commit") if ds.attrs.get(key)]
+    if meta:
+        lines.append("; ".join(meta))
+    if len(study.dropped):
+        by_status = study.dropped["reason"].value_counts()
+        lines.append(f"{len(study.dropped):,} {'cell is' if len(study.dropped) == 1 else 'cells are'} not ok ("
+                     + ", ".join(f"{k} {v}" for k, v in by_status.items())
+                     + ") and are excluded from every statistic (listed at the end of report.md)")
+    return lines
+
+
+def _text(study: _Study) -> str:
+    out = ["neuroenergy study statistics", "=" * 28] + _header_lines(study) + [""]
+    out.append("1. Factorial ANOVA of test accuracy")
+    if study.anova.value is not None:
+        out.append("  " + _anova_caption(study.anova.value))
+        out.append(_text_table(_ANOVA_HEADERS, _anova_rows(study.anova.value)))
+    else:
+        out.append(f"  not available: {study.anova.missing}")
+    out += ["", "2. Best architecture per dataset"]
+    if study.best.value is not None:
+        out.append(f"  test accuracy in %, mean over seeds with 95% Student-t CI, λ = "
+                   f"{study.best.value.attrs['lam']:g}; rank 1 = highest mean")
+        out.append(_text_table(_BEST_HEADERS, _best_rows(study.best.value)))
+    else:
+        out.append(f"  not available: {study.best.missing}")
+    out += ["", "3. Lambda sweep vs λ = 0 (paired by seed)"]
+    if study.sweep.value is not None:
+        out.append("  E ratio = activation energy at λ / at λ = 0 (geometric mean over seeds, 95% CI); "
+                   "E lower by = 1 / ratio; pJ ratio = same for inference energy (pJ per sample);")
+        out.append(f"  acc change = accuracy at λ minus at λ = 0 in percentage points (95% CI). ~1000x? = "
+                   f"reduction >= {paper.ENERGY_CLAIM_MIN_REDUCTION:.0f}x (10^2.5, rounds to three orders of "
+                   f"magnitude); |d|<0.5pp? = |mean change| < {paper.ACCURACY_CLAIM_MAX_PP:g} pp; "
+                   f"CI in +-0.5pp? = the whole CI inside.")
+        out.append(_text_table(_SWEEP_HEADERS, _sweep_rows(study.sweep.value)))
+    else:
+        out.append(f"  not available: {study.sweep.missing}")
+    out += ["", "4. Training efficiency: energy-first vs baseline"]
+    if study.eff.value is not None:
+        eff = study.eff.value
+        out.append(f"  cost to reach the target accuracy (runs that never reached it excluded, counted); "
+                   f"λ = {eff.lam:g}; {_targets_line(eff)}")
+        out.append(f"  gain = 1 - mean(energy-first) / mean(baseline) within each {eff.by}; 95% CI: bootstrap "
+                   f"({eff.gains.attrs.get('n_boot', 0)} resamples of runs within each family); paper: 5-33%")
+        if eff.gains.empty:
+            out.append(f"  not available: no {eff.by} holds runs of both families")
+        else:
+            headers, rows = _gain_rows(eff)
+            out.append(_text_table(headers, rows))
+    else:
+        out.append(f"  not available: {study.eff.missing}")
+    out += ["", "5. Paper vs this study (" + paper.PAPER + ")"]
+    for finding, claim, ours, verdict in _paper_rows(study):
+        out.append(f"  {finding}\n    paper: {claim}\n    ours:  {ours}\n    holds: {verdict}")
+    if study.notes:
+        out += ["", "Notes"] + [f"  - {note}" for note in study.notes]
+    return "\n".join(out) + "\n"
+
+
+def format_tables(cube: CubeLike) -> str:
+    """The plain-text tables of a study, as ``python -m neuroenergy.protocols stats DIR`` prints them.
+
+    Sections: the cube (cells, statuses, cost table); 1. ANOVA of accuracy
+    (architecture x dataset, Type II, lambda = 0); 2. best architecture per
+    dataset (accuracy %, 95% CI); 3. lambda sweep (energy ratios, accuracy
+    change in pp, paper-claim flags); 4. training efficiency gains of
+    energy-first over baseline per modality (bootstrap CI); 5. paper vs this
+    study. A section the cube cannot support says why.
+
+    Args:
+        cube: a result cube or its path.
+
+    Raises:
+        InvalidInputError: ``cube`` is not a readable result cube.
+    """
+    with _single_threaded_blas():
+        study = _study(cube)
+    # Plain ASCII for lambda: the text goes to terminals and logs of any encoding.
+    return _text(study).replace("λ", "lambda")
+
+
+# ----------------------------------------------------------------------------- markdown report
+
+def write_report(cube: CubeLike, out_dir: str | Path) -> Path:
+    """Write ``report.md`` and its PNG figures into ``out_dir`` (created if needed).
+
+    Figures (see :data:`FIGURES`): ``interaction.png`` (accuracy by
+    architecture x dataset), ``lambda_sweep.png`` (accuracy change vs energy
+    ratio, log axis), ``efficiency_gains.png`` (gains with bootstrap CIs beside
+    the paper's 5-33%), ``energy_breakdown.png`` (per-layer energy, or without
+    per-layer data energy_pj stacked over datasets). A figure whose data the
+    cube lacks is not drawn and the report says why.
+
+    Returns:
+        The path of ``report.md``.
+    """
+    with _single_threaded_blas():
+        return _write_report(cube, Path(out_dir))
+
+
+def _write_report(cube: CubeLike, out: Path) -> Path:
+    from neuroenergy.stats import figures  # matplotlib is only needed here
+
+    study = _study(cube)
+    out.mkdir(parents=True, exist_ok=True)
+    ds = study.ds
+    md = ["# neuroenergy study report", ""]
+    md += [f"- {line}" for line in _header_lines(study)]
+    md += ["", f"Paper: {paper.PAPER}. Thresholds and definitions are at the end of this report.", ""]
+
+    md += ["## Paper vs this study", "", _md_table(_PAPER_HEADERS, _paper_rows(study)), ""]
+
+    # 1. accuracy
+    md += ["## 1. Accuracy: factorial ANOVA and best architectures", ""]
+    if study.anova.value is not None:
+        table = study.anova.value
+        md += [_anova_caption(table), "", _md_table(_ANOVA_HEADERS, _anova_rows(table)), ""]
+    else:
+        md += [f"ANOVA not available: {study.anova.missing}", ""]
+    if study.best.value is not None:
+        best = study.best.value
+        subtitle = ""
+        if study.anova.value is not None and "architecture:dataset" in study.anova.value.index:
+            r = study.anova.value.loc["architecture:dataset"]
+            subtitle = f"architecture x dataset: partial eta^2 = {r.partial_eta2:.3f}, p = {_p(r.p)}"
+        figures.interaction_figure(best, out / FIGURES["interaction"], subtitle)
+        md += [f"![Accuracy by architecture x dataset]({FIGURES['interaction']})", ""]
+        versus = _versus_best(ds, best)
+        md += [f"Test accuracy in %, mean over seeds with 95% Student-t CI (λ = {best.attrs['lam']:g}). "
+               "`vs best`: Tukey HSD adjusted p of the difference to the rank-1 architecture of the dataset "
+               "(tied: not significantly different at alpha = 0.05).", "",
+               _md_table(_BEST_HEADERS + ["vs best (Tukey)"], _best_rows(best, versus)), ""]
+    else:
+        md += [f"Best architectures not available: {study.best.missing}", ""]
+
+    # 2. sweep
+    md += ["## 2. Lambda sweep", ""]
+    if study.sweep.value is not None:
+        sweep = study.sweep.value
+        figures.sweep_figure(sweep, out / FIGURES["sweep"])
+        md += [f"![Lambda sweep]({FIGURES['sweep']})", "",
+               "Ratios are geometric means over seeds of E(λ)/E(0), paired by seed, with a t-interval on the log "
+               "ratios (95%); accuracy change in percentage points, paired by seed (95% t-CI).", "",
+               _md_table(_SWEEP_HEADERS, _sweep_rows(sweep)), ""]
+    else:
+        md += [f"No sweep: {study.sweep.missing}", ""]
+
+    # 3. efficiency
+    md += ["## 3. Training efficiency", ""]
+    eff = study.eff.value
+    if eff is not None and not eff.gains.empty:
+        figures.efficiency_figure(eff.gains, out / FIGURES["efficiency"], eff.by)
+        headers, rows = _gain_rows(eff)
+        md += [f"![Efficiency gains]({FIGURES['efficiency']})", "",
+               f"Cost to first reach the target held-out accuracy ({_targets_line(eff)}; source: "
+               f"{'the cube' if eff.source == 'cube' else 'learning curves'}), λ = {eff.lam:g}. Gain = 1 - "
+               f"mean(energy-first) / mean(baseline) within each {eff.by}, runs pooled over datasets, "
+               f"architectures and seeds; 95% percentile bootstrap CI ({eff.gains.attrs['n_boot']} resamples, "
+               f"seed {eff.gains.attrs['seed']}). Runs that never reached the target are excluded and counted.", "",
+               _md_table(headers, rows), ""]
+        if not eff.not_reached.empty:
+            md += ["Runs that never reached the target:", "",
+                   _md_table(["dataset", "architecture", "ok runs", "not reached"],
+                             [[r.dataset, r.architecture, str(r.n_runs), str(r.n_not_reached)]
+                              for r in eff.not_reached.itertuples()]), ""]
+    elif eff is not None:
+        md += [f"Not available: no {eff.by} holds runs of both families (baseline and energy_first).", ""]
+    else:
+        md += [f"Not available: {study.eff.missing}", ""]
+
+    # 4. energy breakdown
+    md += ["## 4. Energy breakdown", ""]
+    layer_vars = [str(n) for n, v in ds.data_vars.items()
+                  if "energy" in str(n) and set(v.dims) == set(DIMS) | {"layer"}]
+    frame = cell_frame(ds, ["energy_pj"], lam=study.lam) if "energy_pj" in ds.data_vars and study.lam is not None \
+        else None
+    if study.lam is None:
+        md += ["Not drawn: the cube has several λ levels and no λ = 0.", ""]
+    elif frame is None and not layer_vars:
+        md += ["Not drawn: the cube holds neither per-layer energy nor energy_pj.", ""]
+    else:
+        ok = split_ok(frame, ["energy_pj"])[0] if frame is not None else \
+            split_ok(cell_frame(ds, [], lam=study.lam), [])[0]
+        if ok.empty:
+            md += ["Not drawn: no ok cell holds energy_pj.", ""]
+        else:
+            _, caption = figures.energy_figure(ds, ok, out / FIGURES["energy"], study.lam,
+                                               layer_vars[0] if layer_vars else None)
+            md += [f"![Energy breakdown]({FIGURES['energy']})", "", caption, ""]
+
+    # definitions, notes, excluded cells
+    md += ["## Definitions and thresholds", "",
+           "- partial eta^2 = SS_effect / (SS_effect + SS_residual); eta^2 = SS_effect / (sum of the table's SS); "
+           "omega^2 = (SS_effect - df_effect MS_residual) / (sum of the table's SS + MS_residual). Type II sums of "
+           "squares; "
+           "factors coded with sum-to-zero contrasts.",
+           f"- The ANOVA, best-architecture and efficiency sections use one λ level: λ = 0 (or the cube's only "
+           f"level), so accuracy and cost are not confounded with the energy term.",
+           f"- \"~1000x\" holds when the geometric-mean reduction of activation energy is at least 10^2.5 = "
+           f"{paper.ENERGY_CLAIM_MIN_REDUCTION:.0f}x (its order of magnitude rounds to three); the measured factor "
+           f"is shown beside it.",
+           f"- \"< 0.5 pp\" holds when |mean accuracy change| < {paper.ACCURACY_CLAIM_MAX_PP:g} pp; the stricter "
+           f"\"CI in +-0.5pp\" asks the whole 95% CI to lie inside.",
+           f"- The efficiency gain is within the paper's range when {paper.EFFICIENCY_GAIN_RANGE[0]:.0%} <= gain <= "
+           f"{paper.EFFICIENCY_GAIN_RANGE[1]:.0%}.",
+           "- Energies are compute-only estimates from the cost table "
+           f"({ds.attrs.get('costs', 'not recorded')}), not hardware readings.", ""]
+    if study.notes:
+        md += ["## Notes", ""] + [f"- {note}" for note in study.notes] + [""]
+    md += ["## Excluded cells", ""]
+    if study.dropped.empty:
+        md += ["None: every cell is ok.", ""]
+    else:
+        md += [_md_table(["cell", "status"], [[format_cell(r), r["reason"]]
+                                              for r in study.dropped.to_dict("records")]), ""]
+    path = out / "report.md"
+    path.write_text("\n".join(md), encoding="utf-8")
+    return path

@@ -1,0 +1,105 @@
+"""neuroenergy.stats.report: the text tables and report.md with figures, on small hand-made cubes."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from neuroenergy.errors import InvalidInputError
+from neuroenergy.stats import format_tables, write_report
+from neuroenergy.stats.report import FIGURES
+from stats_cubes import DIMS, make_cube
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _study_cube(lams=(0.0, 1e-2), datasets=("mnist", "nmnist"), layer=False):
+    """2 architectures x 2 datasets x lambdas x 3 seeds with numbers whose statistics are known.
+
+    accuracy at lambda = 0 is 0.9 + (the hand-computed 2 x 2 design) / 100, seed 2 at
+    the cell mean: architecture means 0.94 and 0.965 around 0.9525, 6 runs each, so
+    SS_architecture = 6 (2 x 0.0125^2) = 18.75e-4; SS_residual = 14e-4 (seed 2 adds
+    none) -> partial eta^2 = 18.75 / 32.75 = 0.573. At lambda = 1e-2: activation energy exactly 1000x lower and
+    accuracy exactly 0.1 pp lower on every seed. Energy to target: 100 pJ (baseline)
+    vs 80 pJ (energy-first) -> gain 20%. Seed 1 of bimodal_true on nmnist at the
+    largest lambda failed.
+    """
+    base = np.array([[[1, 3, 2], [5, 7, 6]], [[4, 6, 5], [6, 10, 8]]], float)[:, : len(datasets)]
+    acc0 = 0.9 + base / 100
+    n_l = len(lams)
+    acc = np.stack([acc0 - 0.001 * (k > 0) for k in range(n_l)], axis=2)
+    act = np.stack([np.full(acc0.shape, 5000.0) / (1000.0 if k else 1.0) for k in range(n_l)], axis=2)
+    pj = np.stack([np.full(acc0.shape, 2e6) / (2.0 if k else 1.0) for k in range(n_l)], axis=2)
+    energy = np.broadcast_to(np.array([100.0, 80.0])[:, None, None, None], acc.shape).copy()
+    variables = {"accuracy": acc, "activation_energy": act, "energy_pj": pj,
+                 "train_energy_to_target_pj": energy, "steps_to_target": energy / 10,
+                 "train_time_to_target_s": energy / 100}
+    extra = None
+    if layer:
+        per_layer = np.broadcast_to(np.array([1e6, 5e5, 5e5]), acc.shape + (3,)).copy()
+        extra = {"layer_energy_pj": (DIMS + ("layer",), per_layer)}
+    return make_cube(["lif_mlp", "bimodal_true"], list(datasets), list(lams), [0, 1, 2], variables,
+                     families=["baseline", "energy_first"], modalities=["vision", "neuromorphic"][: len(datasets)],
+                     target_accuracy=[0.9] * len(datasets),
+                     status={("bimodal_true", datasets[-1], lams[-1], 1): "failed"}, extra=extra)
+
+
+def test_format_tables_sections_and_numbers():
+    text = format_tables(_study_cube())
+    assert "cube: 24 cells = 2 architectures x 2 datasets x 2 lambdas x 3 seeds; ok 23, failed 1" in text
+    assert "cost table: 45nm-fp32" in text and "not hardware readings" in text
+    for heading in ("1. Factorial ANOVA of test accuracy", "2. Best architecture per dataset",
+                    "3. Lambda sweep", "4. Training efficiency", "5. Paper vs this study"):
+        assert heading in text
+    architecture_row = next(line for line in text.splitlines() if line.strip().startswith("architecture  "))
+    assert "0.001875" in architecture_row and "0.573" in architecture_row  # SS and partial eta^2
+    sweep_rows = [line for line in text.splitlines() if re.match(r"\s+mnist\s+lif_mlp\s+0.01", line)]
+    assert len(sweep_rows) == 1
+    assert "1,000x" in sweep_rows[0] and "-0.10  [-0.10, -0.10]" in sweep_rows[0]
+    assert sweep_rows[0].split()[-3:] == ["yes", "yes", "yes"]  # ~1000x, |change| < 0.5 pp, CI inside
+    assert "+20.0%" in text  # efficiency gain, both modalities
+    assert "2. lambda sweep on mnist" in text
+    assert "yes: 2/2 architectures reach >= 316x" in text
+
+
+def test_write_report_files_and_content(tmp_path):
+    path = write_report(_study_cube(), tmp_path / "out")
+    assert path == tmp_path / "out" / "report.md"
+    for name in FIGURES.values():
+        assert (tmp_path / "out" / name).read_bytes()[:8] == PNG_SIGNATURE, name
+        assert f"]({name})" in path.read_text()
+    md = path.read_text()
+    assert "## Paper vs this study" in md and "| finding | paper | this study | holds on our runs? |" in md
+    assert "| architecture=bimodal_true dataset=nmnist lam=0.01 seed=1 | failed |" in md
+    assert "The cube holds no per-layer energy" in md
+    assert "+20.0% [+20.0, +20.0] training energy to target" in md
+
+
+def test_cube_with_only_lambda_zero_says_there_is_no_sweep(tmp_path):
+    cube = _study_cube(lams=(0.0,))
+    text = format_tables(cube)
+    assert "3. Lambda sweep vs lambda = 0 (paired by seed)\n  not available: the cube has only lambda = 0" in text
+    md = write_report(cube, tmp_path).read_text()
+    assert "No sweep: the cube has only lambda = 0" in md
+    assert not (tmp_path / FIGURES["sweep"]).exists()
+    assert (tmp_path / FIGURES["interaction"]).exists()
+
+
+def test_one_dataset_cube_reports_why_the_anova_is_missing():
+    text = format_tables(_study_cube(datasets=("mnist",)))
+    assert "not available: factor 'dataset' has one level ('mnist')" in text
+
+
+def test_per_layer_energy_is_drawn_when_the_cube_has_it(tmp_path):
+    md = write_report(_study_cube(layer=True), tmp_path).read_text()
+    assert "Per-layer energy (layer_energy_pj)" in md
+
+
+def test_cube_from_a_file_path(tmp_path):
+    file = tmp_path / "cube.h5"
+    _study_cube().to_netcdf(file, engine="h5netcdf")
+    assert "ok 23, failed 1" in format_tables(file)
+    with pytest.raises(InvalidInputError, match="no result cube file"):
+        format_tables(tmp_path / "missing.h5")
