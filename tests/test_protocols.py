@@ -1,0 +1,205 @@
+"""Protocol specs, the runner, resume after kill -9, and the result cube, on real data."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from neuroenergy.errors import ConfigError, UnknownNameError
+from neuroenergy.protocols import list_protocols, load_spec
+from neuroenergy.protocols.cli import main
+from neuroenergy.results import RunStore, open_cube
+
+REPO = Path(__file__).resolve().parents[1]
+
+TINY = """
+name = "tiny"
+description = "test design"
+[design]
+architectures = ["mlp"]
+datasets = ["mnist"]
+lam = {lam}
+seeds = {seeds}
+[training]
+epochs = 1.0
+batch_size = 32
+lr = 2e-3
+num_steps = 3
+num_evals = 10
+eval_size = 40
+train_limit = {train_limit}
+test_limit = 60
+[targets]
+mnist = 0.3
+[profiles.smoke]
+"""
+
+
+def write_spec(tmp_path: Path, name: str = "tiny.toml", lam: str = "[0.0]", seeds: int = 1,
+               train_limit: int = 128, extra: str = "") -> Path:
+    path = tmp_path / name
+    path.write_text(TINY.format(lam=lam, seeds=seeds, train_limit=train_limit) + extra)
+    return path
+
+
+def test_builtin_protocols_load_with_all_profiles():
+    assert {"factorial", "lambda_sweep", "efficiency", "smoke"} <= set(list_protocols())
+    factorial = load_spec("factorial")
+    assert set(factorial.profiles) == {"smoke", "quick", "paper"}
+    paper = factorial.design("paper")
+    assert paper.num_cells == 7 * 6 * 1 * 10
+    sweep = load_spec("lambda_sweep").design("paper")
+    assert sweep.lams == (0.0, 1e-5, 1e-4, 1e-3, 1e-2) and sweep.datasets == ("mnist", "fashion_mnist")
+    assert len(sweep.seeds) == 10
+
+
+@pytest.mark.parametrize("edit,words", [
+    ("[design]\nfoo = 1\n", "design.foo"),
+    ("", "unknown architecture 'resnet'"),
+    ("", "design.lam values must be finite numbers >= 0"),
+    ("", "design.datasets is empty"),
+    ("", "training.batch_size must be a positive integer"),
+])
+def test_bad_specs_name_the_offending_key(tmp_path, edit, words):
+    text = TINY.format(lam="[0.0]", seeds=1, train_limit=10)
+    if "foo" in words:
+        text = text.replace("[design]\n", edit)
+    elif "resnet" in words:
+        text = text.replace('["mlp"]', '["mlp", "resnet"]')
+    elif "lam" in words:
+        text = text.replace("lam = [0.0]", "lam = [0.0, -1e-3]")
+    elif "empty" in words:
+        text = text.replace('datasets = ["mnist"]', "datasets = []")
+    else:
+        text = text.replace("batch_size = 32", 'batch_size = "large"')
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_spec(path)
+    assert words in str(caught.value)
+
+
+def test_unknown_protocol_lists_known_ones():
+    with pytest.raises(UnknownNameError) as caught:
+        load_spec("no_such_protocol")
+    assert "factorial" in str(caught.value)
+
+
+def test_cli_usage_errors_exit_2_with_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = 3\n")
+    assert main(["run", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "'name'" in err[0]
+    with pytest.raises(SystemExit) as caught:
+        main(["run"])
+    assert caught.value.code == 2
+
+
+def test_show_and_list_describe_the_design(capsys):
+    assert main(["list"]) == 0
+    assert "lambda_sweep" in capsys.readouterr().out
+    assert main(["show", "lambda_sweep", "--profile", "paper"]) == 0
+    out = capsys.readouterr().out
+    assert "cells: 400" in out and "estimated cost" in out
+
+
+@pytest.mark.slow
+def test_smoke_protocol_end_to_end_into_a_cube(tmp_path, capsys):
+    out = tmp_path / "smoke"
+    assert main(["run", "smoke", "--profile", "smoke", "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    summary = capsys.readouterr().out
+    assert "4 cells: 4 ok" in summary
+    with xr.open_dataset(out / "cube.h5", engine="h5netcdf") as cube:
+        assert dict(cube.sizes) == {"architecture": 2, "dataset": 1, "lam": 2, "seed": 1, "eval": 11}
+        assert list(cube["family"].values) == ["baseline", "energy_first"]
+        assert list(cube["modality"].values) == ["vision"]
+        assert (cube["status"].values == "ok").all()
+        accuracy = cube["accuracy"].values
+        assert np.all(accuracy > 0.3)  # 10 classes: chance is 0.1
+        assert np.all(cube["energy_pj"].values > 0) and np.all(cube["synops_effective_ac"].values > 0)
+        assert cube["energy_pj"].attrs["units"] == "pJ per sample"
+        assert cube.attrs["costs"] == "45nm-fp32" and "smoke" in cube.attrs["spec"]
+        assert "torch" in json.loads(cube.attrs["package_versions"])
+        assert cube.attrs["git_commit"]
+        assert cube["curve_accuracy"].sizes["eval"] == 11
+    same = open_cube(out)
+    assert float(same["accuracy"].sum()) == pytest.approx(float(accuracy.sum()))
+    # A second run resumes: nothing left to do.
+    assert main(["run", "smoke", "--profile", "smoke", "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    assert "0 run now, 4 already finished" in capsys.readouterr().out
+    assert main(["status", str(out)]) == 0
+    assert "4/4 cells finished" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_diverged_cell_is_recorded_and_the_others_finish(tmp_path, capsys):
+    # lambda = 1e38 turns the loss into inf at the first step: the cell diverges.
+    spec = write_spec(tmp_path, lam="[0.0, 1e38]", train_limit=64)
+    out = tmp_path / "run"
+    assert main(["run", str(spec), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    cube = open_cube(out)
+    status = cube["status"].sel(architecture="mlp", dataset="mnist", seed=0)
+    assert list(status.values) == ["ok", "diverged"]
+    assert np.isnan(float(cube["accuracy"].sel(lam=1e38).squeeze()))
+    assert "step 1" in str(cube["error"].sel(lam=1e38).squeeze().values)
+
+
+def test_second_run_on_a_busy_directory_is_refused(tmp_path, capsys):
+    spec = write_spec(tmp_path)
+    out = tmp_path / "run"
+    holder = RunStore(out)
+    holder.lock()
+    try:
+        assert main(["run", str(spec), "--out", str(out), "--quiet"]) == 2
+        assert "another run is writing" in capsys.readouterr().err
+    finally:
+        holder.unlock()
+
+
+def test_changed_spec_is_refused_unless_forced(tmp_path, capsys):
+    out = tmp_path / "run"
+    RunStore(out).bind_spec(load_spec(write_spec(tmp_path)).design().to_json())
+    changed = write_spec(tmp_path, name="changed.toml", seeds=2)
+    assert main(["run", str(changed), "--out", str(out), "--dry-run"]) == 0  # dry run touches nothing
+    capsys.readouterr()
+    with pytest.raises(ConfigError, match="different spec"):
+        RunStore(out).bind_spec(load_spec(changed).design().to_json())
+    RunStore(out).bind_spec(load_spec(changed).design().to_json(), force=True)
+
+
+@pytest.mark.slow
+def test_kill_minus_9_loses_only_cells_in_flight(tmp_path):
+    spec = write_spec(tmp_path, seeds=4, train_limit=256)
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "neuroenergy.protocols", "run", str(spec), "--out", str(out),
+           "--workers", "1", "--quiet"]
+    process = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    cells = out / "cells"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and len(list(cells.glob("*.json"))) < 1:
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = {p.name: p.read_bytes() for p in cells.glob("*.json")}
+    assert 1 <= len(finished) < 4, "the run must be killed mid-way"
+    for text in finished.values():
+        assert json.loads(text)["status"] == "ok"  # every record on disk is whole
+    assert subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=400).returncode == 0
+    after = {p.name: p.read_bytes() for p in cells.glob("*.json")}
+    assert len(after) == 4
+    for name, text in finished.items():
+        assert after[name] == text  # finished cells were neither lost nor recomputed
+    cube = open_cube(out)
+    assert (cube["status"].values == "ok").all()
