@@ -1,0 +1,160 @@
+"""Speed of neuroenergy.models.
+
+(a) Forward + backward time of our ``mlp`` and ``cnn`` divided by the same
+    networks written as in the snnTorch tutorials (one Python loop over time
+    steps calling Linear/Conv and the Leaky neuron each step), same weights,
+    same batch, outputs asserted equal. Networks: tutorial 5 (784-1000-10,
+    beta 0.95) and tutorial 6 (12C5-MP2-64C5-MP2-FC10, beta 0.5). MNIST-shaped
+    input (a real MNIST test batch when ``neuroenergy.data`` finds it, else
+    random images), T = 25, B = 128. Target: <= 0.5.
+    Two encodings: ``direct`` (the image presented at every step — what the
+    tutorials do) and ``rate`` (Bernoulli spikes, the same draws for both).
+(b) Training (forward + backward) and inference (no-grad forward) samples/s
+    of every architecture at its default sizes, same input.
+
+All figures are medians over ``--repeats`` runs, ours and the reference
+interleaved so that machine load hits both alike. Threads default to 2 (the
+project's CI machine).
+
+Run: .venv/bin/python benchmarks/bench_models.py [--repeats N] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from snntorch import spikegen
+
+from neuroenergy.models import build, list_architectures
+from neuroenergy.models.reference import TutorialCNN, TutorialMLP, copy_cnn_weights, copy_mlp_weights
+from neuroenergy.spec import InputSpec
+
+MNIST = InputSpec("image", (1, 28, 28))
+
+
+def mnist_batch(batch: int) -> tuple[torch.Tensor, str]:
+    try:
+        import neuroenergy.data as data
+
+        ds = data.load("mnist", "test", limit=batch, seed=0)
+        x, _ = next(iter(ds.batches(batch)))
+        return x, "MNIST test batch"
+    except Exception as exc:  # no data here: the timing does not depend on pixel values much
+        g = torch.Generator().manual_seed(0)
+        return torch.rand(batch, 1, 28, 28, generator=g), f"random images ({type(exc).__name__})"
+
+
+def train_step(fn: Callable[[], torch.Tensor], params: list[torch.nn.Parameter]) -> None:
+    for p in params:
+        p.grad = None
+    fn().mean(0).square().sum().backward()
+
+
+def timed(fn: Callable[[], None]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def compare(
+    name: str,
+    ours: torch.nn.Module,
+    ref: torch.nn.Module,
+    x: torch.Tensor,
+    ref_input: Callable[[], torch.Tensor],
+    encoding: str,
+    repeats: int,
+) -> float:
+    """Median time ratio ours / tutorial for forward + backward; asserts equal outputs."""
+    torch.manual_seed(3)
+    a = ours(x)
+    torch.manual_seed(3)
+    b = ref(ref_input())
+    torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+    ours_params, ref_params = list(ours.parameters()), list(ref.parameters())
+    t_ours, t_ref = [], []
+    for i in range(repeats + 1):  # the first round warms up
+        seed = 100 + i
+        torch.manual_seed(seed)
+        o = timed(lambda: train_step(lambda: ours(x), ours_params))
+        torch.manual_seed(seed)
+        # the tutorial encodes the batch outside the network; that is part of its step too
+        r = timed(lambda: train_step(lambda: ref(ref_input()), ref_params))
+        if i:
+            t_ours.append(o)
+            t_ref.append(r)
+    mo, mr = statistics.median(t_ours), statistics.median(t_ref)
+    print(f"  {name:<4} {encoding:<7} ours {mo * 1e3:8.1f} ms   tutorial {mr * 1e3:8.1f} ms   ratio {mo / mr:5.2f}")
+    return mo / mr
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=25)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    t, bsz = args.steps, args.batch
+    x, source = mnist_batch(bsz)
+    print(f"neuroenergy.models benchmark: input {source} [B={bsz}, 1, 28, 28], T={t}, "
+          f"threads={torch.get_num_threads()}, repeats={args.repeats} (medians)")
+    print(f"torch {torch.__version__}")
+
+    print("\n(a) forward+backward time, ours / snnTorch-tutorial per-step loop (target <= 0.5), "
+          "equal outputs asserted")
+    ratios = {}
+    for encoding in ("direct", "rate"):
+        torch.manual_seed(0)
+        mlp = build("mlp", MNIST, 10, hidden=[1000], beta=0.95, num_steps=t, encoder=encoding,
+                    surrogate="fast_sigmoid", slope=25.0)
+        ref = TutorialMLP(784, 1000, 10, beta=0.95)
+        copy_mlp_weights(mlp, ref)
+        if encoding == "direct":
+            inp = lambda: x.flatten(1).expand(t, bsz, 784)  # noqa: E731  (same tensor every step)
+        else:
+            inp = lambda: spikegen.rate(x, num_steps=t).flatten(2)  # noqa: E731
+        ratios[("mlp", encoding)] = compare("mlp", mlp, ref, x, inp, encoding, args.repeats)
+
+        cnn = build("cnn", MNIST, 10, channels=[12, 64], kernel_size=5, padding="valid", beta=0.5,
+                    num_steps=t, encoder=encoding, surrogate="fast_sigmoid", slope=25.0)
+        ref = TutorialCNN(10, beta=0.5)
+        copy_cnn_weights(cnn, ref)
+        if encoding == "direct":
+            inp = lambda: x.expand(t, *x.shape)  # noqa: E731
+        else:
+            inp = lambda: spikegen.rate(x, num_steps=t)  # noqa: E731
+        ratios[("cnn", encoding)] = compare("cnn", cnn, ref, x, inp, encoding, args.repeats)
+
+    met = [f"{n} {e}" for (n, e), r in ratios.items() if r <= 0.5]
+    missed = [f"{n} {e} ({r:.2f})" for (n, e), r in ratios.items() if r > 0.5]
+    print(f"  target <= 0.5 met: {', '.join(met) or 'none'}; not met: {', '.join(missed) or 'none'}")
+
+    print(f"\n(b) samples/s of every architecture at default sizes (MNIST input, default encoder rate, "
+          f"B={bsz}, T={t})")
+    print(f"  {'arch':<12} {'family':<13} {'params':>8} {'train/s':>9} {'infer/s':>9}")
+    reps = max(1, args.repeats // 2)
+    for name in list_architectures():
+        torch.manual_seed(0)
+        model = build(name, MNIST, 10, num_steps=t)
+        params = list(model.parameters())
+        train = []
+        infer = []
+        for i in range(reps + 1):
+            tr = timed(lambda: train_step(lambda: model(x), params))
+            with torch.no_grad():
+                inf = timed(lambda: model(x))
+            if i:
+                train.append(tr)
+                infer.append(inf)
+        print(f"  {name:<12} {model.family:<13} {model.num_parameters():>8} "
+              f"{bsz / statistics.median(train):>9.0f} {bsz / statistics.median(infer):>9.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,228 @@
+"""Building blocks shared by the architectures: time-batched synaptic layers,
+snnTorch neuron construction, and the loops that run a neuron over time.
+
+The speed rule of every model here: synaptic work (Linear / Conv) runs over
+all T steps at once (``[T, B, ...]`` -> one call on ``T*B`` rows; on CPU,
+convolutions go in blocks of whole steps, see :func:`blockwise`; an input
+that is the same at every step, from the ``direct`` encoder, is multiplied
+once and expanded, so the T-fold repetition costs nothing); only the
+neuron's recurrence loops over time, by calling the snnTorch neuron once per
+step with explicit state (``spk, mem = lif(cur[t], mem)``). Every synaptic
+layer is an ``nn.Linear`` / ``nn.ConvNd`` module called through ``__call__``
+with the real tensor it multiplies, so the forward hooks of
+:func:`neuroenergy.energy.measure` see every operation.
+
+Shapes: ``T`` time steps, ``B`` batch, ``F`` features, ``C`` channels,
+``H, W`` / ``L`` spatial / sequence positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import snntorch as snn
+import torch
+from snntorch import surrogate as sg
+from torch import Tensor, nn
+
+__all__ = [
+    "TimeLinear",
+    "TimeConv1d",
+    "TimeConv2d",
+    "time_apply",
+    "blockwise",
+    "CPU_BLOCK_ELEMENTS",
+    "make_surrogate",
+    "make_leaky",
+    "register_neuron",
+    "release_state",
+    "run_leaky",
+    "SpikeMatmul",
+]
+
+
+def _is_time_constant(x: Tensor) -> bool:
+    """True for a tensor expanded along time (stride 0 on dim 0): the same at every step."""
+    return x.shape[0] > 1 and x.stride(0) == 0
+
+
+class TimeLinear(nn.Linear):
+    """``nn.Linear`` applied to a time-first sequence ``[T, B, ..., F_in]``.
+
+    One call covers all T steps (a ``[T*B*..., F_in] x [F_in, F_out]`` product).
+    If the input is, by construction, the same at every step — a tensor
+    *expanded* along time (stride 0 on dim 0), which is what the ``direct``
+    encoder yields — the product is computed once and expanded: bit-identical
+    to computing it at every step, T times cheaper. Forward hooks still receive
+    the full ``[T, B, ..., F_in]`` input and ``[T, B, ..., F_out]`` output, so
+    operation counts stay per step.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() >= 3 and _is_time_constant(x):
+            once = super().forward(x[0])
+            return once.unsqueeze(0).expand(x.shape[0], *once.shape)
+        return super().forward(x)
+
+
+class _TimeConvMixin:
+    """Convolution over a time-first sequence ``[T, B, C, *S]`` -> ``[T, B, C', *S']``.
+
+    One call covers all T steps (as ``[T*B, C, *S]``); an input expanded along
+    time (the ``direct`` encoder's) is convolved once and expanded — the same
+    values a per-step loop computes. Forward hooks see the ``[T, B, C, *S]``
+    input, so operation counts stay per step.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        if _is_time_constant(x):
+            once = super().forward(x[0])  # type: ignore[misc]
+            return once.unsqueeze(0).expand(x.shape[0], *once.shape)
+        t, b = x.shape[:2]
+        y = super().forward(x.reshape(t * b, *x.shape[2:]))  # type: ignore[misc]
+        return y.reshape(t, b, *y.shape[1:])
+
+
+class TimeConv1d(_TimeConvMixin, nn.Conv1d):
+    """``nn.Conv1d`` over ``[T, B, C, L]`` (see :class:`_TimeConvMixin`)."""
+
+
+class TimeConv2d(_TimeConvMixin, nn.Conv2d):
+    """``nn.Conv2d`` over ``[T, B, C, H, W]`` (see :class:`_TimeConvMixin`)."""
+
+
+#: On CPU, time-batched work is cut into blocks of whole steps whose largest
+#: intermediate stays below this many elements (4 MB in float32): one huge
+#: tensor is slower than several cache-sized ones (memory traffic, and the page
+#: faults of fresh large allocations). GPUs take all T steps in one call.
+CPU_BLOCK_ELEMENTS = 1 << 20
+
+
+def blockwise(fn: Callable[[Tensor], Tensor], x: Tensor, elements_per_sample: int) -> Tensor:
+    """``fn`` over all T steps of ``x [T, B, ...]``, in blocks of steps on CPU.
+
+    ``elements_per_sample``: size of ``fn``'s largest intermediate per sample
+    and step (e.g. a conv's output before pooling). ``fn`` must act on each
+    step independently; a time-constant input goes through ``fn`` whole
+    (its layers compute it once). Forward hooks fire once per block.
+    """
+    if x.device.type != "cpu" or _is_time_constant(x):
+        return fn(x)
+    t, b = x.shape[:2]
+    steps = max(1, CPU_BLOCK_ELEMENTS // max(1, b * elements_per_sample))
+    if steps >= t:
+        return fn(x)
+    return torch.cat([fn(block) for block in x.split(steps)])
+
+
+def time_apply(module: nn.Module, x: Tensor) -> Tensor:
+    """Apply a per-sample module (pooling) to ``[T, B, C, *S]`` as one ``[T*B, ...]`` call;
+    a time-constant input is processed once and expanded."""
+    if _is_time_constant(x):
+        once = module(x[0])
+        return once.unsqueeze(0).expand(x.shape[0], *once.shape)
+    t, b = x.shape[:2]
+    y = module(x.reshape(t * b, *x.shape[2:]))
+    return y.reshape(t, b, *y.shape[1:])
+
+
+def make_surrogate(name: str, slope: float):
+    """snnTorch surrogate gradient by name; ``slope`` is its steepness."""
+    if name == "fast_sigmoid":
+        return sg.fast_sigmoid(slope=slope)
+    if name == "sigmoid":
+        return sg.sigmoid(slope=slope)
+    if name == "atan":
+        return sg.atan(alpha=slope)
+    raise ValueError(f"unknown surrogate {name!r}")  # configs are validated before
+
+
+def register_neuron(neuron: snn.SpikingNeuron) -> snn.SpikingNeuron:
+    """Detach a neuron from snnTorch's global ``SpikingNeuron.instances`` list.
+
+    snnTorch appends every neuron to that class-level list (used only for
+    ``init_hidden=True``); ours pass state explicitly, and leaving them there
+    would keep every model ever built alive (thousands of runs in a sweep).
+    """
+    inst = snn.SpikingNeuron.instances
+    for i in range(len(inst) - 1, -1, -1):
+        if inst[i] is neuron:
+            del inst[i]
+            break
+    return neuron
+
+
+def make_leaky(
+    *,
+    beta: float,
+    threshold: float,
+    surrogate: str,
+    slope: float,
+    reset: str,
+) -> snn.Leaky:
+    """An ``snn.Leaky`` with explicit state (``init_hidden=False``).
+
+    ``U[t] = beta * U[t-1] + I[t] - S[t-1] * threshold`` (subtract reset),
+    ``S[t] = H(U[t] - threshold)`` with a surrogate gradient.
+    """
+    neuron = snn.Leaky(
+        beta=beta,
+        threshold=threshold,
+        spike_grad=make_surrogate(surrogate, slope),
+        init_hidden=False,
+        reset_mechanism=reset,
+    )
+    return register_neuron(neuron)
+
+
+_STATE_NAMES = ("mem", "spk", "syn")
+
+
+def release_state(neuron: nn.Module) -> None:
+    """Drop the last step's state that snnTorch caches on the module.
+
+    snnTorch stores ``mem``/``spk``/``syn`` of the last call on the neuron;
+    with explicit state that copy is unused, but it would pin the autograd
+    graph in memory and make ``copy.deepcopy(model)`` fail after a forward.
+    """
+    for name in _STATE_NAMES:
+        t = getattr(neuron, name, None)
+        if isinstance(t, Tensor) and t.numel() > 0:
+            setattr(neuron, name, t.new_zeros(0).detach())
+
+
+def run_leaky(neuron: snn.Leaky, cur: Tensor, *, keep_mem: bool = False) -> tuple[Tensor, Tensor | None]:
+    """Run a Leaky neuron over ``cur [T, B, ...]`` from zero state.
+
+    Returns ``(spk [T, B, ...], mem [T, B, ...] or None)``. ``unbind`` (not
+    ``cur[t]``) keeps the backward linear in T: indexing would make autograd
+    build a full-size zero gradient per step.
+    """
+    mem = torch.zeros_like(cur[0])
+    spikes: list[Tensor] = []
+    mems: list[Tensor] = []
+    for c in cur.unbind(0):
+        spk, mem = neuron(c, mem)
+        spikes.append(spk)
+        if keep_mem:
+            mems.append(mem)
+    release_state(neuron)
+    return torch.stack(spikes), (torch.stack(mems) if keep_mem else None)
+
+
+def flat_features(shape: Sequence[int]) -> int:
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n
+
+
+class SpikeMatmul(nn.Module):
+    """``a @ b`` as a module, for spike-by-spike products (spiking attention).
+
+    Such products have no weights, so they are not synaptic layers; the module
+    only makes them visible to forward hooks (input tuple ``(a, b)``).
+    """
+
+    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        return a @ b

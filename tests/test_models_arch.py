@@ -1,0 +1,199 @@
+"""neuroenergy.models architectures on synthetic inputs of every kind: the
+model convention, gradients, purity, matched sizes, and the two energy-first
+designs' equations."""
+
+from __future__ import annotations
+
+import copy
+import io
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from neuroenergy.energy import measure
+from neuroenergy.energy.terms import record
+from neuroenergy.models import build, list_architectures
+from neuroenergy.models.bimodal import BimodalState, bimodal_step
+from neuroenergy.spec import InputSpec
+
+ARCHS = ["mlp", "cnn", "rnn", "lstm", "transformer", "bimodal", "lagrangian"]
+# shapes as neuroenergy.data yields them (mnist, nmnist, mitbih, fsdd, sst2)
+SPECS = {
+    "image": InputSpec("image", (1, 28, 28)),
+    "events": InputSpec("events", (10, 2, 34, 34)),
+    "signal": InputSpec("signal", (1, 256)),
+    "audio": InputSpec("audio", (40, 64)),
+    "tokens": InputSpec("tokens", (48,), vocab_size=14818),
+}
+B = 3
+
+
+def sample(spec: InputSpec, b: int = B, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    if spec.kind == "tokens":
+        x = torch.randint(1, spec.vocab_size, (b, *spec.shape), generator=g)
+        x[:, -5:] = 0  # padding
+        return x
+    if spec.kind == "events":
+        return (torch.rand(b, *spec.shape, generator=g) < 0.05).float() * 2
+    if spec.kind == "signal":
+        return torch.randn(b, *spec.shape, generator=g).cumsum(-1) / 8
+    return torch.rand(b, *spec.shape, generator=g)
+
+
+def test_every_builtin_is_listed():
+    assert set(ARCHS) <= set(list_architectures())
+
+
+@pytest.mark.parametrize("kind", list(SPECS))
+@pytest.mark.parametrize("arch", ARCHS)
+def test_forward_backward_every_kind(arch, kind):
+    spec = SPECS[kind]
+    torch.manual_seed(0)
+    model = build(arch, spec, 5, num_steps=3, target_params=20_000)
+    x = sample(spec)
+    out = model(x)
+    assert out.shape == (3, B, 5) and torch.isfinite(out).all()
+    F.cross_entropy(out.mean(0), torch.arange(B) % 5).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None, name
+        assert torch.isfinite(p.grad).all(), name
+
+
+@pytest.mark.parametrize("kind", list(SPECS))
+def test_parameter_counts_are_matched(kind):
+    counts = {a: build(a, SPECS[kind], 10).num_parameters() for a in ARCHS}
+    assert max(counts.values()) / min(counts.values()) <= 1.5, counts
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_forward_is_pure_and_samples_independent(arch):
+    """No state survives a forward; a sample's output does not depend on its batch."""
+    spec = SPECS["image"]
+    model = build(arch, spec, 4, num_steps=4, target_params=10_000, encoder="direct")
+    x = sample(spec, 4)
+    a = model(x)
+    b = model(x)
+    assert torch.equal(a, b)
+    alone = model(x[1:2])
+    torch.testing.assert_close(alone[:, 0], a[:, 1], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_copy_and_reload_after_forward(arch):
+    spec = SPECS["signal"]
+    model = build(arch, spec, 4, num_steps=2, target_params=5_000)
+    model(sample(spec)).sum().backward()
+    clone = copy.deepcopy(model)  # snnTorch's cached state is released after a forward
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    buf.seek(0)
+    fresh = build(arch, spec, 4, num_steps=2, target_params=5_000)
+    fresh.load_state_dict(torch.load(buf))
+    x = sample(spec, seed=3)
+    torch.manual_seed(0)
+    o1 = clone(x)
+    torch.manual_seed(0)
+    o2 = fresh(x)
+    torch.testing.assert_close(o1, o2)
+
+
+def test_events_use_the_dataset_bins():
+    spec = SPECS["events"]
+    assert build("mlp", spec, 10).num_steps == 10  # num_steps 25 > 10 bins
+    model = build("mlp", spec, 10, num_steps=4)
+    assert model.num_steps == 4 and model(sample(spec)).shape == (4, B, 10)
+
+
+def test_measure_sees_accumulates_for_spike_inputs_and_macs_for_direct():
+    spec = SPECS["image"]
+    x = sample(spec)
+    rate = measure(build("mlp", spec, 10, num_steps=3, hidden=[16]), (x, torch.zeros(B, dtype=torch.long)))
+    direct = measure(build("mlp", spec, 10, num_steps=3, hidden=[16], encoder="direct"),
+                     (x, torch.zeros(B, dtype=torch.long)))
+    first = [r for r in rate.layers if r.name == "fcs.0"][0]
+    assert first.effective_acs > 0 and first.effective_macs == 0
+    first = [r for r in direct.layers if r.name == "fcs.0"][0]
+    assert first.effective_macs > 0 and first.effective_acs == 0
+    # per step, per sample: the dense count is T x 784 x 16
+    assert first.dense_synops == 3 * 784 * 16
+
+
+# --------------------------------------------------------------------------- bimodal
+
+
+def test_bimodal_with_closed_gate_is_a_plain_lif_network():
+    """glia_out = 0 -> gain a_t = 2 sigmoid(0) = 1 -> the same network as an mlp."""
+    spec = SPECS["image"]
+    torch.manual_seed(0)
+    bim = build("bimodal", spec, 10, hidden=32, num_steps=5, encoder="direct")
+    mlp = build("mlp", spec, 10, hidden=[32], num_steps=5, encoder="direct")
+    with torch.no_grad():
+        bim.glia_out.weight.zero_()
+        bim.glia_out.bias.zero_()
+        mlp.fcs[0].load_state_dict(bim.fc_in.state_dict())
+        mlp.readout.load_state_dict(bim.readout.state_dict())
+    x = sample(spec)
+    torch.testing.assert_close(bim(x), mlp(x))
+
+
+def test_bimodal_glia_integrate_slowly_and_gate_the_gain():
+    torch.manual_seed(0)
+    lin_in, lin_out = torch.nn.Linear(4, 2), torch.nn.Linear(2, 4)
+    from neuroenergy.models.layers import make_leaky
+
+    lif = make_leaky(beta=0.9, threshold=1.0, surrogate="fast_sigmoid", slope=25.0, reset="subtract")
+    spk_prev = torch.tensor([[1.0, 0.0, 1.0, 1.0]])
+    state = BimodalState(torch.zeros(1, 4), spk_prev, torch.zeros(1, 2))
+    drive = torch.full((1, 4), 0.5)
+    spk, new, gain = bimodal_step(drive, state, neuron=lif, glia_in=lin_in, glia_out=lin_out, glia_beta=0.95)
+    g = 0.05 * lin_in(spk_prev)
+    torch.testing.assert_close(new.glia, g)
+    torch.testing.assert_close(gain, 2 * torch.sigmoid(lin_out(g)))
+    torch.testing.assert_close(new.mem, gain * drive)  # U_1 = beta * 0 + a * I
+
+
+# --------------------------------------------------------------------------- lagrangian
+
+
+def test_lagrangian_without_forces_is_a_plain_lif_network():
+    spec = SPECS["image"]
+    torch.manual_seed(0)
+    lag = build("lagrangian", spec, 10, hidden=32, num_steps=5, encoder="direct")
+    mlp = build("mlp", spec, 10, hidden=[32], num_steps=5, encoder="direct")
+    with torch.no_grad():
+        lag.force.weight.zero_()
+        lag.mu.fill_(-1e4)  # softplus(mu) = 0: no constraint force
+        mlp.fcs[0].load_state_dict(lag.fc_in.state_dict())
+        mlp.readout.load_state_dict(lag.readout.state_dict())
+    x = sample(spec)
+    torch.testing.assert_close(lag(x), mlp(x))
+
+
+def test_lagrangian_kinetic_and_constraint_terms_are_energy():
+    """T_t = 1/2 ||k_t||^2 and C_t = ||c_t||^2 enter E(theta, x) through the taps,
+    both in measure() and in the differentiable loss term."""
+    spec = SPECS["image"]
+    torch.manual_seed(0)
+    model = build("lagrangian", spec, 10, hidden=64, num_steps=6, encoder="direct", rate_budget=0.0)
+    x = sample(spec)
+    seen = {"k": [], "c": []}
+    h1 = model.tap_kinetic.register_forward_hook(lambda m, a, out: seen["k"].append(out.detach()))
+    h2 = model.tap_constraint.register_forward_hook(lambda m, a, out: seen["c"].append(out.detach()))
+    report = measure(model, (x, torch.zeros(B, dtype=torch.long)))
+    h1.remove()
+    h2.remove()
+    kinetic = 0.5 * sum(k.square().sum() for k in seen["k"]).item() / B
+    constraint = sum(c.square().sum() for c in seen["c"]).item() / B
+    assert kinetic > 0 and constraint > 0
+    rows = {r.name: r for r in report.layers}
+    assert rows["tap_kinetic"].activation_energy == pytest.approx(kinetic, rel=1e-5)
+    assert rows["tap_constraint"].activation_energy == pytest.approx(constraint, rel=1e-5)
+    spikes = sum(r.activation_energy for n, r in rows.items() if n in ("lif", "out_lif"))
+    assert report.total.activation_energy == pytest.approx(spikes + kinetic + constraint, rel=1e-5)
+    with record(model, "activation") as energy:
+        model(x)
+    assert energy.value.item() == pytest.approx(report.total.activation_energy, rel=1e-4)
+    energy.value.backward()
+    assert model.mass.weight.grad.abs().sum() > 0  # the action's T term trains the mass matrix
