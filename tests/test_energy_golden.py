@@ -128,3 +128,28 @@ def test_recurrent_rleaky_counts_its_recurrent_weights():
     recurrent = report["1.recurrent"]
     assert recurrent.dense_synops == 3 * 3 * 3  # 3 steps x 3 x 3
     assert recurrent.effective_macs == 0  # spikes are binary
+
+
+def test_synaptic_matmul_counts_nonzero_pairs():
+    # a [2x2] spikes, b [2x3]: k=0 pairs 2 rows x 2 nonzero columns = 4, k=1: 1 x 1 = 1 -> 5 ACs.
+    from neuroenergy.energy import SynapticMatmul
+
+    class Attention(nn.Module):
+        consumes_sequence = True
+        batch_dim = 0
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.product = SynapticMatmul()
+            self.lif = snn.Leaky(beta=0.5)
+
+        def forward(self, pair):
+            a, b = pair[:, :, :2], pair[:, :, 2:]
+            return self.lif(self.product(a, b[:, :2, :3]))[0]
+
+    a = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
+    b = torch.tensor([[2.0, 0.0, 1.0], [0.0, 0.0, 3.0]])
+    pair = torch.cat([a, b], dim=1)[None]  # [1, 2, 5]
+    report = measure(Attention(), pair)
+    row = report["product"]
+    assert (row.effective_acs, row.effective_macs, row.dense_synops) == (5, 0, 12)

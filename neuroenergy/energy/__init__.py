@@ -12,6 +12,7 @@ from neuroenergy.energy import terms
 from neuroenergy.energy.costs import CostTable, get_cost_table, list_cost_tables, register_cost_table
 from neuroenergy.energy.measure import OperationCounter, measure
 from neuroenergy.energy.report import UNITS, EnergyReport, LayerEnergy
+from neuroenergy.energy.matmul import SynapticMatmul
 from neuroenergy.energy.tap import EnergyTap
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "list_cost_tables",
     "register_cost_table",
     "EnergyTap",
+    "SynapticMatmul",
     "terms",
 ]

@@ -25,6 +25,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from neuroenergy.energy.matmul import SynapticMatmul
+
 __all__ = [
     "SynOps",
     "SYNAPTIC_LAYERS",
@@ -34,6 +36,7 @@ __all__ = [
     "conv_synops",
     "rnn_cell_synops",
     "layer_synops",
+    "matmul_synops",
     "SynapseCounter",
 ]
 
@@ -43,6 +46,7 @@ SYNAPTIC_LAYERS: tuple[type[nn.Module], ...] = (
     nn.Conv2d,
     nn.Conv3d,
     nn.RNNCellBase,
+    SynapticMatmul,
 )
 
 
@@ -199,8 +203,21 @@ class SynapseCounter:
         return layer_synops(layer, args)
 
 
+def matmul_synops(a: torch.Tensor, b: torch.Tensor) -> SynOps:
+    """Operations of ``a @ b`` for activity tensors ``[..., m, k]`` and ``[..., k, n]``."""
+    a_cols = torch.count_nonzero(a, dim=-2).to(torch.float64)  # [..., k]
+    b_rows = torch.count_nonzero(b, dim=-1).to(torch.float64)  # [..., k]
+    a_cols, b_rows = torch.broadcast_tensors(a_cols, b_rows)
+    effective = int((a_cols * b_rows).sum().item())
+    batch = a_cols.numel() // a_cols.shape[-1] if a_cols.numel() else 0
+    dense = batch * a.shape[-2] * a.shape[-1] * b.shape[-1]
+    return SynOps(effective, dense, is_binary(a))
+
+
 def layer_synops(layer: nn.Module, args: tuple) -> SynOps:
     """Dispatch on the layer type; ``args`` are the positional call arguments."""
+    if isinstance(layer, SynapticMatmul):
+        return matmul_synops(args[0], args[1])
     if isinstance(layer, nn.Linear):
         return linear_synops(args[0], layer)
     if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):

@@ -2,7 +2,8 @@
 classifies modules for both ``measure`` and the loss terms.
 
 * ``synapse``: ``nn.Linear``, ``nn.Conv1d/2d/3d``, ``nn.RNNCellBase``
-  (RNN/LSTM/GRU cells, also inside snnTorch ``RLeaky``/``SLSTM``);
+  (RNN/LSTM/GRU cells, also inside snnTorch ``RLeaky``/``SLSTM``) and
+  :class:`~neuroenergy.energy.SynapticMatmul` (activity x activity products);
 * ``neuron``: snnTorch ``SpikingNeuron`` (all LIF-family neurons);
 * ``activation``: ``nn.ReLU`` and ``nn.Sigmoid`` (NeuroBench's activation set);
 * ``tap``: :class:`~neuroenergy.energy.EnergyTap`.

@@ -18,7 +18,9 @@ figure:
 * ``spikes``: sum of spiking-neuron outputs -> ``report.total.spikes`` for
   {0, 1} spikes.
 * ``synops``: binary inputs of Linear/Conv layers weighted by their fan-out
-  (number of nonzero outgoing weights), sinabs-style ->
+  (number of nonzero outgoing weights), sinabs-style, and binary left
+  operands of :class:`SynapticMatmul` s weighted by the right operand's
+  nonzeros ->
   ``report.total.effective_acs`` when no recurrent cell is present (for
   RNN/LSTM/GRU cells only the input and hidden weight products are counted,
   not NeuroBench's gate products).
@@ -32,6 +34,7 @@ import torch
 from torch import nn
 
 from neuroenergy.energy.counting import conv_count, is_binary
+from neuroenergy.energy.matmul import SynapticMatmul
 from neuroenergy.energy.modules import countable_modules, neuron_output
 from neuroenergy.errors import InvalidInputError, NothingToMeasureError
 from neuroenergy.registry import Registry
@@ -59,6 +62,9 @@ def _synops(module: nn.Module, kind: str, args: tuple, output) -> torch.Tensor |
     if kind != "synapse" or not is_binary(args[0].detach()):
         return None
     x = args[0]
+    if isinstance(module, SynapticMatmul):
+        b_rows = (args[1].detach() != 0).sum(-1).to(x.dtype)  # [..., k]
+        return (x.sum(-2) * b_rows).sum()
     if isinstance(module, nn.Linear):
         fan_out = (module.weight.detach() != 0).sum(0).to(x.dtype)
         return (x.reshape(-1, module.in_features).sum(0) * fan_out).sum()

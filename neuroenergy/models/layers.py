@@ -25,6 +25,8 @@ import torch
 from snntorch import surrogate as sg
 from torch import Tensor, nn
 
+from neuroenergy.energy.matmul import SynapticMatmul
+
 __all__ = [
     "TimeLinear",
     "TimeConv1d",
@@ -217,12 +219,9 @@ def flat_features(shape: Sequence[int]) -> int:
     return n
 
 
-class SpikeMatmul(nn.Module):
-    """``a @ b`` as a module, for spike-by-spike products (spiking attention).
+class SpikeMatmul(SynapticMatmul):
+    """``a @ b`` for spike-by-spike products (spiking attention).
 
-    Such products have no weights, so they are not synaptic layers; the module
-    only makes them visible to forward hooks (input tuple ``(a, b)``).
+    Such products have no weights; as a :class:`SynapticMatmul` they are
+    counted by ``measure`` (ACs when ``a`` is binary) and the ``synops`` term.
     """
-
-    def forward(self, a: Tensor, b: Tensor) -> Tensor:
-        return a @ b
