@@ -290,11 +290,17 @@ def _paper_rows(study: _Study) -> list[list[str]]:
         best = study.best.value
         winners = best[best["rank"] == 1]
         distinct = sorted(set(winners["architecture"]))
+        n_datasets = winners["dataset"].nunique()
+        if n_datasets < 2:
+            verdict = "n/a: needs at least two datasets"
+        elif len(distinct) > 1:
+            verdict = "yes"
+        else:
+            verdict = "no: one architecture is best everywhere"
         rows.append(["1c. no universal best architecture", "best architecture differs by dataset",
-                     f"{len(distinct)} different best architecture{'s' if len(distinct) != 1 else ''} over "
-                     f"{winners['dataset'].nunique()} datasets "
-                     f"({', '.join(distinct)})", "yes" if len(distinct) > 1 else "no: one architecture is best "
-                                                                                    "everywhere"])
+                     f"{len(distinct)} different best architecture{'s' if len(distinct) != 1 else ''} "
+                     f"(ties included) over {n_datasets} dataset{'s' if n_datasets != 1 else ''} "
+                     f"({', '.join(distinct)})", verdict])
     # Finding 2: lambda sweep.
     paper_claim = (f"~{paper.PAPER_ENERGY_REDUCTION:g}x lower activation energy, |acc change| < "
                    f"{paper.ACCURACY_CLAIM_MAX_PP:g} pp at λ = {paper.CLAIM_LAMBDA:g}")

@@ -1,0 +1,52 @@
+"""Runner speed: the smoke protocol with 2 workers against 1, and the runner's overhead.
+
+Runs ``smoke`` (default profile unless --profile) into fresh directories,
+once with --workers 1 and once with --workers 2, and prints:
+  speed-up = wall(1 worker) / wall(2 workers)          (target >= 1.6 on 2 cores)
+  overhead = (wall(1 worker) - sum of cell wall times) / sum of cell training times
+             i.e. what the driver adds per cell (store, cube, progress, process
+             start) as a share of training time                 (target <= 5%)
+Both runs happen in this one process, side by side.
+
+Run: NEUROENERGY_DATA=../shared/data .venv/bin/python benchmarks/bench_runner.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from neuroenergy.protocols import load_spec, run_design
+from neuroenergy.results import open_cube
+
+
+def timed_run(spec, design, out: Path, workers: int) -> tuple[float, object]:
+    start = time.perf_counter()
+    run_design(spec, design, out, workers=workers, progress=False)
+    return time.perf_counter() - start, open_cube(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--protocol", default="smoke")
+    parser.add_argument("--profile", default=None)
+    args = parser.parse_args()
+    spec = load_spec(args.protocol)
+    design = spec.design(args.profile)
+    print(f"protocol {design.name}, profile {design.profile}: {design.num_cells} cells")
+    with tempfile.TemporaryDirectory() as tmp:
+        one, cube = timed_run(spec, design, Path(tmp) / "one", 1)
+        two, _ = timed_run(spec, design, Path(tmp) / "two", 2)
+    cell_wall = float(cube["wall_time_s"].sum())
+    train_time = float(cube["train_time_s"].sum())
+    print(f"1 worker: {one:.1f} s, 2 workers: {two:.1f} s -> speed-up {one / two:.2f} (target >= 1.6)")
+    print(f"cells: {cell_wall:.1f} s of cell wall time, {train_time:.1f} s of it training "
+          f"(the rest: data, model build, curve evaluations, final test)")
+    print(f"runner overhead with 1 worker: {one - cell_wall:.2f} s = "
+          f"{(one - cell_wall) / train_time:.1%} of training time (target <= 5%)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Training throughput of neuroenergy.train.fit against a hand-written snnTorch
+tutorial training loop, on the same network (784-H-10 LIF MLP), data and batches.
+
+The tutorial loop (snnTorch tutorial 5 style): per batch, encode, loop over
+time steps calling Linear and Leaky per step, cross-entropy on the mean output
+membrane, backward, Adam step. fit() does the same training plus what a study
+needs: the energy term in the loss, counting of every training forward pass
+(training energy in pJ) and learning-curve evaluations.
+
+Prints, as medians over repeats run interleaved in one process:
+  samples/s of the tutorial loop, of fit()'s training loop (evaluations
+  excluded: train_time_s) and of fit() end to end, and the ratios
+  fit / tutorial (target >= 2, never below 1), per encoder.
+
+Run: NEUROENERGY_DATA=../shared/data .venv/bin/python benchmarks/bench_train.py [--repeats N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from snntorch import spikegen
+
+from neuroenergy import data, models
+from neuroenergy.models.reference import TutorialMLP, copy_mlp_weights
+from neuroenergy.train import fit
+
+
+def tutorial_epoch(net: TutorialMLP, train, batch_size: int, steps: int, encoder: str, seed: int) -> int:
+    """One epoch of the tutorial loop; returns the number of samples trained on."""
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    seen = 0
+    for x, y in train.batches(batch_size, shuffle=True, seed=seed):
+        x = x.flatten(1)
+        spikes = spikegen.rate(x, num_steps=steps) if encoder == "rate" else x.expand(steps, *x.shape)
+        out = net(spikes)
+        loss = F.cross_entropy(out.mean(0), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        seen += len(y)
+    return seen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--samples", type=int, default=4000)
+    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--batch", type=int, default=128)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    info = data.info("mnist")
+    train = data.load("mnist", "train", limit=args.samples)
+    test = data.load("mnist", "test", limit=500)
+    print(f"MNIST {args.samples} training samples, 1 epoch, B={args.batch}, T={args.steps}, "
+          f"{args.threads} threads; median of {args.repeats} interleaved repeats")
+    for encoder in ("rate", "direct"):
+        rates: dict[str, list[float]] = {"tutorial": [], "fit (training loop)": [], "fit (end to end)": [],
+                                         "fit (no op counting)": []}
+        for repeat in range(args.repeats):
+            torch.manual_seed(repeat)
+            model = models.build("mlp", info.input_spec, info.num_classes, num_steps=args.steps, encoder=encoder)
+            ref = TutorialMLP(784, model.fcs[0].out_features, info.num_classes, beta=0.9)
+            copy_mlp_weights(model, ref)
+            start = time.perf_counter()
+            seen = tutorial_epoch(ref, train, args.batch, args.steps, encoder, repeat)
+            rates["tutorial"].append(seen / (time.perf_counter() - start))
+            start = time.perf_counter()
+            result = fit(model, train, test, lam=1e-3, epochs=1, batch_size=args.batch, lr=2e-3, seed=repeat,
+                         device="cpu", eval_size=200)
+            rates["fit (end to end)"].append(result.samples / (time.perf_counter() - start))
+            rates["fit (training loop)"].append(result.samples / result.train_time_s)
+            torch.manual_seed(repeat)
+            model = models.build("mlp", info.input_spec, info.num_classes, num_steps=args.steps, encoder=encoder)
+            result = fit(model, train, test, lam=1e-3, epochs=1, batch_size=args.batch, lr=2e-3, seed=repeat,
+                         device="cpu", eval_size=200, count_training_ops=False)
+            rates["fit (no op counting)"].append(result.samples / result.train_time_s)
+        medians = {name: statistics.median(values) for name, values in rates.items()}
+        base = medians["tutorial"]
+        print(f"encoder {encoder}:")
+        for name, value in medians.items():
+            ratio = "" if name == "tutorial" else f"  ratio to tutorial {value / base:.2f} (target >= 2, never < 1)"
+            print(f"  {name:22s} {value:8.0f} samples/s{ratio}")
+
+
+if __name__ == "__main__":
+    main()
