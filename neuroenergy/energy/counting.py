@@ -70,12 +70,7 @@ def _nonzero(x: torch.Tensor) -> torch.Tensor:
 
 def linear_synops(x: torch.Tensor, layer: nn.Linear) -> SynOps:
     """Operations of ``layer(x)`` for ``x`` of shape ``[..., in_features]``."""
-    rows = x.reshape(-1, layer.in_features)
-    active_inputs = _nonzero(rows).sum(0)  # [in]: how often each input was nonzero
-    fan_out = _nonzero(layer.weight.detach()).sum(0)  # [in]: nonzero weights per input
-    effective = int(torch.dot(active_inputs, fan_out).item())
-    dense = rows.shape[0] * layer.in_features * layer.out_features
-    return SynOps(effective, dense, is_binary(x))
+    return SynapseCounter(layer)((x,))
 
 
 def conv_count(layer: nn.Module, x_sum: torch.Tensor, w_nonzero: torch.Tensor) -> torch.Tensor:
@@ -94,16 +89,8 @@ def conv_count(layer: nn.Module, x_sum: torch.Tensor, w_nonzero: torch.Tensor) -
 
 
 def conv_synops(x: torch.Tensor, layer: nn.Conv1d | nn.Conv2d | nn.Conv3d) -> SynOps:
-    """Operations of ``layer(x)``, ``x`` batched ``[N, C, *spatial]`` or unbatched ``[C, *spatial]``."""
-    spatial_dims = x.dim() - 1 if x.dim() == len(layer.kernel_size) + 1 else x.dim() - 2
-    batched = x.reshape(-1, *x.shape[-(spatial_dims + 1):])
-    rows = batched.shape[0]
-    weight = layer.weight.detach()
-    x_sum = _nonzero(batched).sum(0, keepdim=True)
-    effective = int(conv_count(layer, x_sum, _nonzero(weight)).item())
-    ones = torch.ones_like(x_sum[:1])
-    dense = rows * int(conv_count(layer, ones, torch.ones_like(weight, dtype=torch.float64)).item())
-    return SynOps(effective, dense, is_binary(x))
+    """Operations of ``layer(x)``, ``x`` of shape ``[..., C, *spatial]``."""
+    return SynapseCounter(layer)((x,))
 
 
 def _binarise(x: torch.Tensor, all_ones: bool) -> torch.Tensor:
