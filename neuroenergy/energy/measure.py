@@ -174,6 +174,9 @@ class OperationCounter:
         sequence_calls: treat every top-level ``model(...)`` call as a new
             sequence (first step of the membrane-update rule). Default: the
             model's ``consumes_sequence`` attribute.
+        synapses_only: count synaptic operations only (no neuron statistics):
+            the cheap mode for counting training energy when the cost table
+            does not price neuron updates.
 
     Use ``with OperationCounter(model) as counter: model(x)``, then
     ``counter.report(num_samples, time_steps)`` or the running ``counter.synops_total``
@@ -181,11 +184,13 @@ class OperationCounter:
     """
 
     def __init__(self, model: nn.Module, costs: str | CostTable = "45nm-fp32",
-                 sequence_calls: bool | None = None) -> None:
+                 sequence_calls: bool | None = None, synapses_only: bool = False) -> None:
         self.model = model
         self.costs = get_cost_table(costs)
         self.counted = countable_modules(model)
-        if not any(kind in ("synapse", "neuron", "activation") for _, _, kind in self.counted):
+        if synapses_only:
+            self.counted = [entry for entry in self.counted if entry[2] == "synapse"]
+        if not any(kind in ("synapse", "neuron", "activation") for _, _, kind in countable_modules(model)):
             raise NothingToMeasureError(
                 f"{type(model).__name__} holds no countable layer (nn.Linear, nn.Conv1d/2d/3d, "
                 "RNN/LSTM/GRU cells, snnTorch neurons, ReLU/Sigmoid); nothing to measure"

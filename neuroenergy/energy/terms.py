@@ -29,6 +29,7 @@ figure:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -41,21 +42,39 @@ from neuroenergy.registry import Registry
 
 __all__ = ["EnergyRecorder", "record", "list_terms"]
 
-# A term maps (module, kind, args, output) to a scalar tensor (batch total) or None.
-TermFn = Callable[[nn.Module, str, tuple, object], "torch.Tensor | None"]
-_TERMS: Registry[TermFn] = Registry("energy term")
+
+@dataclass(frozen=True)
+class _Term:
+    """How a term reads one module call (``collect`` -> an item or None) and
+    turns the items of a forward pass into the batch total (``reduce``).
+
+    Reducing once per forward, instead of adding per call, keeps the autograd
+    graph small: a neuron is called once per time step.
+    """
+
+    collect: Callable[[nn.Module, str, tuple, object], object]
+    reduce: Callable[[list], torch.Tensor]
 
 
-def _activation(module: nn.Module, kind: str, args: tuple, output) -> torch.Tensor | None:
+def _flat_sum_of_squares(items: list[tuple[float, torch.Tensor]]) -> torch.Tensor:
+    total = None
+    for weight in sorted({w for w, _ in items}):
+        flat = torch.cat([o.reshape(-1) for w, o in items if w == weight])
+        part = flat.pow(2).sum() * weight if weight != 1.0 else flat.pow(2).sum()
+        total = part if total is None else total + part
+    return total
+
+
+def _activation(module: nn.Module, kind: str, args: tuple, output):
     if kind in ("neuron", "activation"):
-        return neuron_output(output).pow(2).sum()
+        return (1.0, neuron_output(output))
     if kind == "tap":
-        return module.weight * output.pow(2).sum()
+        return (module.weight, output)
     return None
 
 
-def _spikes(module: nn.Module, kind: str, args: tuple, output) -> torch.Tensor | None:
-    return neuron_output(output).sum() if kind == "neuron" else None
+def _spikes(module: nn.Module, kind: str, args: tuple, output):
+    return neuron_output(output) if kind == "neuron" else None
 
 
 def _synops(module: nn.Module, kind: str, args: tuple, output) -> torch.Tensor | None:
@@ -83,8 +102,10 @@ def _synops(module: nn.Module, kind: str, args: tuple, output) -> torch.Tensor |
     return None
 
 
-for _name, _fn in (("activation", _activation), ("spikes", _spikes), ("synops", _synops)):
-    _TERMS.register(_name, _fn)
+_TERMS: Registry[_Term] = Registry("energy term")
+_TERMS.register("activation", _Term(_activation, _flat_sum_of_squares))
+_TERMS.register("spikes", _Term(_spikes, lambda items: torch.cat([o.reshape(-1) for o in items]).sum()))
+_TERMS.register("synops", _Term(_synops, lambda items: torch.stack(items).sum()))
 
 
 def list_terms() -> list[str]:
@@ -110,10 +131,11 @@ class EnergyRecorder:
             raise InvalidInputError(f"record() needs a torch.nn.Module, got {type(model).__name__}")
         self.model = model
         self.term = term
-        self._fn = _TERMS.get(term)
+        self._term = _TERMS.get(term)
         self._fixed_batch_size = batch_size
         self._batch_size: int | None = batch_size
-        self._total: torch.Tensor | None = None
+        self._items: list = []
+        self._reduced: torch.Tensor | None = None
         self._handles: list = []
         self._modules = [(m, kind) for _, m, kind in countable_modules(model)]
         if not self._modules:
@@ -135,7 +157,8 @@ class EnergyRecorder:
 
     def reset(self) -> None:
         """Forget what was recorded (e.g. between batches)."""
-        self._total = None
+        self._items = []
+        self._reduced: torch.Tensor | None = None
         self._batch_size = self._fixed_batch_size
 
     def _read_batch_size(self, model: nn.Module, args: tuple) -> None:
@@ -145,17 +168,20 @@ class EnergyRecorder:
 
     def _make_hook(self, kind: str):
         def hook(module, args, output):
-            value = self._fn(module, kind, args, output)
-            if value is not None:
-                self._total = value if self._total is None else self._total + value
+            item = self._term.collect(module, kind, args, output)
+            if item is not None:
+                self._items.append(item)
+                self._reduced = None
         return hook
 
     @property
     def total(self) -> torch.Tensor:
         """The term summed over the batch (a scalar tensor with gradient)."""
-        if self._total is None:
+        if not self._items:
             return torch.zeros(())
-        return self._total
+        if self._reduced is None:
+            self._reduced = self._term.reduce(self._items)
+        return self._reduced
 
     @property
     def value(self) -> torch.Tensor:

@@ -196,7 +196,10 @@ def fit(
     started = time.perf_counter()
     train_time = 0.0
     curve: list[CurvePoint] = []
-    counter = OperationCounter(model, costs=table, sequence_calls=True) if count_training_ops else None
+    # Training energy needs neuron statistics only when the cost table prices neuron updates.
+    counter = (OperationCounter(model, costs=table, sequence_calls=True,
+                                synapses_only=table.e_neuron_update_pj == 0)
+               if count_training_ops else None)
 
     def evaluate_point(step: int, samples: int) -> None:
         stats = evaluate(model, test_split, batch_size=max(batch_size, 256), energy_term=energy_term,
