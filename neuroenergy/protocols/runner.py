@@ -182,7 +182,10 @@ def _execute(design: Design, todo: list[Cell], store: RunStore, bar, workers: in
             _record_done(store, run_cell(design.cell_config(cell)), bar)
         return
     threads = max(1, default_workers() // workers)
-    context = multiprocessing.get_context("forkserver")
+    # fork: workers start at once with the driver's imports (torch, data caches);
+    # the driver has run no parallel torch work before the pool starts.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
                              initargs=(threads,)) as pool:
         pending: dict[Future, Cell] = {}
