@@ -15,9 +15,13 @@ from neuroenergy.errors import NeuroEnergyError
 
 __all__ = ["main"]
 
-# Rough single-process throughput for the `show` estimate, in training
-# sample-time-steps per second on one CPU core (mlp-class model, measured here).
-_SAMPLE_STEPS_PER_S = 40_000.0
+# For the rough cost estimate of `show`: CPU-core throughput of an mlp in
+# sample-time-steps per second (calibrated on the quick factorial: 708 s on 2
+# cores), and each architecture's cost relative to the mlp at default sizes
+# (training samples/s from benchmarks/bench_models.py on MNIST).
+_SAMPLE_STEPS_PER_CORE_S = 110_000.0
+_RELATIVE_COST = {"mlp": 1.0, "rnn": 1.1, "lagrangian": 1.2, "bimodal": 1.5, "lstm": 1.6,
+                  "cnn": 37.0, "transformer": 37.0}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -107,11 +111,12 @@ def _show(args) -> int:
         n_train = min(sizes["train"], t["train_limit"] or sizes["train"])
         n_test = min(sizes["test"], t["test_limit"] or sizes["test"])
         per_cell = (n_train * t["epochs"] * 3 + n_test + t["eval_size"] * t["num_evals"]) * t["num_steps"]
-        sample_steps += per_cell * len(design.architectures) * len(design.lams) * len(design.seeds)
-    minutes = sample_steps / _SAMPLE_STEPS_PER_S / 60
-    print(f"  estimated cost: {sample_steps:.3g} sample-time-steps (training counted x3 for backward), "
-          f"roughly {minutes:.0f} CPU-core-minutes for mlp-sized models (transformer/lstm cost more); "
-          f"a rough guide, not a promise")
+        weight = sum(_RELATIVE_COST.get(a, 2.0) for a in design.architectures)
+        sample_steps += per_cell * weight * len(design.lams) * len(design.seeds)
+    minutes = sample_steps / _SAMPLE_STEPS_PER_CORE_S / 60
+    print(f"  estimated cost: about {minutes:.0f} CPU-core-minutes ({sample_steps:.3g} mlp-equivalent "
+          f"sample-time-steps, training counted x3 for backward; cnn and transformer cost ~37x an mlp); "
+          f"divide by the number of workers for wall time; a rough guide from this machine, not a promise")
     return 0
 
 
