@@ -186,22 +186,35 @@ def _execute(design: Design, todo: list[Cell], store: RunStore, bar, workers: in
     # the driver has run no parallel torch work before the pool starts.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                             initargs=(threads,)) as pool:
-        pending: dict[Future, Cell] = {}
-        queue = list(todo)
-        while queue or pending:
-            while queue and len(pending) < workers:
-                cell = queue.pop(0)
-                pending[pool.submit(run_cell, design.cell_config(cell))] = cell
-            bar.set_postfix_str(", ".join(str(c) for c in pending.values()))
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                cell = pending.pop(future)
-                try:
-                    record = future.result()
-                except Exception as error:  # the worker process itself died
-                    record = {"key": cell.key, "architecture": cell.architecture, "dataset": cell.dataset,
-                              "lam": cell.lam, "seed": cell.seed, "status": "failed",
-                              "error": f"worker died: {type(error).__name__}: {error}", "metrics": {}, "curve": {}}
-                _record_done(store, record, bar)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+                               initargs=(threads,))
+    try:
+        _drain(pool, design, todo, store, bar, workers)
+    except BaseException:
+        # Ctrl-C or a driver error: don't wait for cells in flight (they die with the driver);
+        # every finished cell is already on disk.
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()  # otherwise interpreter exit waits for the cells in flight
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _drain(pool: ProcessPoolExecutor, design: Design, todo: list[Cell], store: RunStore, bar, workers: int) -> None:
+    pending: dict[Future, Cell] = {}
+    queue = list(todo)
+    while queue or pending:
+        while queue and len(pending) < workers:
+            cell = queue.pop(0)
+            pending[pool.submit(run_cell, design.cell_config(cell))] = cell
+        bar.set_postfix_str(", ".join(str(c) for c in pending.values()))
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            cell = pending.pop(future)
+            try:
+                record = future.result()
+            except Exception as error:  # the worker process itself died
+                record = {"key": cell.key, "architecture": cell.architecture, "dataset": cell.dataset,
+                          "lam": cell.lam, "seed": cell.seed, "status": "failed",
+                          "error": f"worker died: {type(error).__name__}: {error}", "metrics": {}, "curve": {}}
+            _record_done(store, record, bar)
