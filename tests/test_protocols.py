@@ -203,3 +203,22 @@ def test_kill_minus_9_loses_only_cells_in_flight(tmp_path):
         assert after[name] == text  # finished cells were neither lost nor recomputed
     cube = open_cube(out)
     assert (cube["status"].values == "ok").all()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_at_once_and_keeps_finished_cells(tmp_path):
+    spec = write_spec(tmp_path, seeds=8, train_limit=512)
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "neuroenergy.protocols", "run", str(spec), "--out", str(out),
+           "--workers", "2", "--quiet"]
+    process = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and len(list((out / "cells").glob("*.json"))) < 1:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "finished cells are saved" in err
+    cube = open_cube(out)  # the cube is written on interruption too
+    statuses = set(cube["status"].values.ravel())
+    assert statuses == {"ok", "missing"}
