@@ -9,7 +9,7 @@ import torch
 from neuroenergy.models import build
 from neuroenergy.models.reference import TutorialCNN, TutorialMLP, copy_cnn_weights, copy_mlp_weights
 from neuroenergy.spec import InputSpec
-from snntorch import spikegen
+from neuroenergy.models.encoders import rate_encode
 
 MNIST = InputSpec("image", (1, 28, 28))
 T, B = 8, 6
@@ -44,7 +44,7 @@ def test_mlp_equals_tutorial_network(encoding):
     if encoding == "direct":
         ref_in = x.flatten(1).repeat(T, 1, 1)
     else:
-        ref_in = spikegen.rate(x, num_steps=T).flatten(2)
+        ref_in = rate_encode(x, T).flatten(2)
     torch.manual_seed(7)  # our rate encoder draws the same spikes
     _check(ours, ref, x, ref_in,
            [(ours.fcs[0].weight, ref.fc1.weight), (ours.readout.weight, ref.fc2.weight),
@@ -60,7 +60,7 @@ def test_cnn_equals_tutorial_network(encoding):
     copy_cnn_weights(ours, ref)
     x = _images(1)
     torch.manual_seed(7)
-    ref_in = x.repeat(T, 1, 1, 1, 1) if encoding == "direct" else spikegen.rate(x, num_steps=T)
+    ref_in = x.repeat(T, 1, 1, 1, 1) if encoding == "direct" else rate_encode(x, T)
     torch.manual_seed(7)
     _check(ours, ref, x, ref_in,
            [(ours.convs[0].weight, ref.conv1.weight), (ours.convs[1].weight, ref.conv2.weight),

@@ -11,7 +11,7 @@ from the config and owns the token embedding):
 
 ``rate``
     Bernoulli spike at each step with probability ``clamp(gain * x, 0, 1)``
-    (``snntorch.spikegen.rate``). Images are in [0, 1] already; signals and
+    (the distribution of ``snntorch.spikegen.rate``, drawn faster). Images are in [0, 1] already; signals and
     audio features are first min-max scaled to [0, 1] per sample.
 ``latency``
     One spike per feature at step ``round((T - 1) * (1 - x))``: strong features
@@ -85,8 +85,16 @@ def minmax_unit(x: Tensor) -> Tensor:
 
 
 def rate_encode(x: Tensor, num_steps: int, gain: float = 1.0) -> Tensor:
-    """Bernoulli rate code of ``x [B, ...]`` in [0, 1] -> ``[T, B, ...]`` in {0, 1}."""
-    return spikegen.rate(x, num_steps=num_steps, gain=gain)
+    """Bernoulli rate code of ``x [B, ...]`` in [0, 1] -> ``[T, B, ...]`` in {0, 1}.
+
+    The same distribution as ``snntorch.spikegen.rate`` (spike with
+    probability ``clamp(gain * x, 0, 1)`` at every step, independently),
+    drawn as ``uniform < p``: on CPU about 2.5x faster than ``torch.bernoulli``
+    with a probability tensor, which was a third of an mlp's training step.
+    """
+    p = (x * gain).clamp(0.0, 1.0) if gain != 1.0 else x.clamp(0.0, 1.0)
+    uniform = torch.rand((num_steps, *x.shape), device=x.device, dtype=p.dtype)
+    return (uniform < p).to(p.dtype)
 
 
 def latency_encode(x: Tensor, num_steps: int, threshold: float = 0.01) -> Tensor:
