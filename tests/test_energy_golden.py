@@ -153,3 +153,15 @@ def test_synaptic_matmul_counts_nonzero_pairs():
     report = measure(Attention(), pair)
     row = report["product"]
     assert (row.effective_acs, row.effective_macs, row.dense_synops) == (5, 0, 12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16])
+def test_signed_and_low_precision_spikes_are_counted_exactly(dtype):
+    # Inputs in {-1, 0, 1}: both signs are spikes; fan-outs (2, 1, 1) as in the MLP above.
+    layer = nn.Linear(3, 2, bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[1.5, 0.0, 2.0], [0.5, 0.5, 0.0]]))
+    layer = layer.to(dtype)
+    x = torch.tensor([[[1.0, -1.0, 0.0]], [[-1.0, 0.0, 1.0]]], dtype=dtype)  # [T=2, B=1, 3]
+    report = measure(nn.Sequential(layer), x)
+    assert (report["0"].effective_acs, report["0"].effective_macs) == (6, 0)

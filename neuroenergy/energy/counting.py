@@ -151,6 +151,19 @@ def _cell_count(x: torch.Tensor, state, layer: nn.RNNCellBase, dense: bool) -> i
     return int(total.item())
 
 
+def _nonzero_per_position(rows: torch.Tensor, binary: bool) -> torch.Tensor:
+    """How many rows are nonzero at each position of ``rows [N, ...]`` (float64).
+
+    For a binary tensor that is the sum of absolute values, one cheap
+    reduction; ``count_nonzero`` along a dimension is many times slower.
+    """
+    if binary and rows.dtype in (torch.float32, torch.float64) and rows.shape[0] < 2**24:
+        # Sums of 0/1 in float32 are exact below 2**24 rows; half precision would not be.
+        summed = rows.sum(0) if bool(rows.amin() >= 0) else (rows * rows).sum(0)
+        return summed.to(torch.float64)
+    return torch.count_nonzero(rows, dim=0).to(torch.float64)
+
+
 class SynapseCounter:
     """Counts the calls of one layer, with its weight summaries computed once.
 
@@ -171,9 +184,10 @@ class SynapseCounter:
             if self._weight_summary is None:
                 self._weight_summary = _nonzero(layer.weight.detach()).sum(0)
             rows = x.reshape(-1, layer.in_features)
-            active = torch.count_nonzero(rows, dim=0).to(torch.float64)
+            binary = is_binary(x)
+            active = _nonzero_per_position(rows, binary)
             effective = int(torch.dot(active, self._weight_summary).item())
-            return SynOps(effective, rows.shape[0] * layer.in_features * layer.out_features, is_binary(x))
+            return SynOps(effective, rows.shape[0] * layer.in_features * layer.out_features, binary)
         if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
             x = args[0]
             batched = x.reshape(-1, *x.shape[-(len(layer.kernel_size) + 1):])
@@ -184,9 +198,10 @@ class SynapseCounter:
                 ones = torch.ones((1, *shape), dtype=torch.float64, device=x.device)
                 self._dense_per_row[shape] = int(conv_count(
                     layer, ones, torch.ones_like(self._weight_summary)).item())
-            x_sum = torch.count_nonzero(batched, dim=0).to(torch.float64)[None]
+            binary = is_binary(x)
+            x_sum = _nonzero_per_position(batched, binary)[None]
             effective = int(conv_count(layer, x_sum, self._weight_summary).item())
-            return SynOps(effective, batched.shape[0] * self._dense_per_row[shape], is_binary(x))
+            return SynOps(effective, batched.shape[0] * self._dense_per_row[shape], binary)
         return layer_synops(layer, args)
 
 
