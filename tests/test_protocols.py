@@ -121,7 +121,7 @@ def test_smoke_protocol_end_to_end_into_a_cube(tmp_path, capsys):
     summary = capsys.readouterr().out
     assert "4 cells: 4 ok" in summary
     with xr.open_dataset(out / "cube.h5", engine="h5netcdf") as cube:
-        assert dict(cube.sizes) == {"architecture": 2, "dataset": 1, "lam": 2, "seed": 1, "eval": 11}
+        assert dict(cube.sizes) == {"architecture": 2, "dataset": 1, "lam": 2, "seed": 1, "eval": 11, "layer": 6}
         assert list(cube["family"].values) == ["baseline", "energy_first"]
         assert list(cube["modality"].values) == ["vision"]
         assert (cube["status"].values == "ok").all()
@@ -133,6 +133,11 @@ def test_smoke_protocol_end_to_end_into_a_cube(tmp_path, capsys):
         assert "torch" in json.loads(cube.attrs["package_versions"])
         assert cube.attrs["git_commit"]
         assert cube["curve_accuracy"].sizes["eval"] == 11
+        # The per-layer breakdown adds up to the total, and an mlp has an input layer and a readout only.
+        np.testing.assert_allclose(cube["energy_pj_by_layer"].sum("layer"), cube["energy_pj"], rtol=1e-6)
+        mlp = cube["energy_pj_by_layer"].sel(architecture="mlp", lam=0.0).squeeze()
+        assert float(mlp.sel(layer="input layer")) > float(mlp.sel(layer="readout")) > 0
+        assert float(mlp.sel(layer="recurrent")) == 0 and float(mlp.sel(layer="hidden & other")) == 0
     same = open_cube(out)
     assert float(same["accuracy"].sum()) == pytest.approx(float(accuracy.sum()))
     # A second run resumes: nothing left to do.

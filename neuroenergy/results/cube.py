@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from neuroenergy.errors import InvalidInputError
-from neuroenergy.results.schema import CELL_VARIABLES, CURVE_VARIABLES, DIMS
+from neuroenergy.results.schema import CELL_VARIABLES, CURVE_VARIABLES, DIMS, LAYER_ROLES, layer_role
 
 __all__ = ["build_cube", "write_cube", "open_cube"]
 
@@ -53,6 +53,7 @@ def build_cube(
     n_eval = max((len(r.get("curve", {}).get("step", [])) for r in records), default=0)
     cells = {name: np.full(shape, np.nan) for name in CELL_VARIABLES}
     curves = {name: np.full(shape + (n_eval,), np.nan) for name in CURVE_VARIABLES}
+    by_role = np.full(shape + (len(LAYER_ROLES),), np.nan)
     status = np.full(shape, "missing", dtype=object)
     errors = np.full(shape, "", dtype=object)
     for record in records:
@@ -66,6 +67,8 @@ def build_cube(
         for name, value in (record.get("metrics") or {}).items():
             if name in cells and value is not None:
                 cells[name][index] = float(value)
+        if record.get("layers"):
+            by_role[index] = _energy_by_role(record["layers"])
         for name, values in (record.get("curve") or {}).items():
             key = f"curve_{name}"
             if key in curves and values:
@@ -85,6 +88,10 @@ def build_cube(
         ds[name] = (DIMS, cells[name], {"units": units, "long_name": description})
     for name, (units, description) in CURVE_VARIABLES.items():
         ds[name] = (DIMS + ("eval",), curves[name], {"units": units, "long_name": description})
+    ds = ds.assign_coords(layer=list(LAYER_ROLES))
+    ds["energy_pj_by_layer"] = (DIMS + ("layer",), by_role, {
+        "units": "pJ per sample",
+        "long_name": "inference energy by layer role (see neuroenergy.results.schema.layer_role)"})
     ds["status"] = (DIMS, status.astype(str), {"long_name": "ok / failed / diverged / missing"})
     ds["error"] = (DIMS, errors.astype(str), {"long_name": "error message of failed or diverged cells"})
     ds["target_accuracy"] = ("dataset", np.asarray([targets.get(d, np.nan) for d in datasets], dtype=float),
@@ -92,6 +99,15 @@ def build_cube(
     ds["lam"].attrs.update(long_name="lambda, weight of the energy term in the loss")
     ds.attrs.update({k: _attr(v) for k, v in (attrs or {}).items()})
     return ds
+
+
+def _energy_by_role(layers: list[Mapping[str, Any]]) -> np.ndarray:
+    """pJ per sample of each role in ``LAYER_ROLES`` from a record's per-layer rows."""
+    first = next((row["name"] for row in layers if row["kind"] == "synapse"), None)
+    totals = np.zeros(len(LAYER_ROLES))
+    for row in layers:
+        totals[LAYER_ROLES.index(layer_role(row, first))] += float(row.get("energy_pj") or 0.0)
+    return totals
 
 
 def _attr(value: Any) -> Any:

@@ -13,7 +13,7 @@ their ``status``.
 
 from __future__ import annotations
 
-__all__ = ["DIMS", "CELL_VARIABLES", "CURVE_VARIABLES", "STATUSES"]
+__all__ = ["DIMS", "CELL_VARIABLES", "CURVE_VARIABLES", "STATUSES", "LAYER_ROLES", "layer_role"]
 
 DIMS: tuple[str, ...] = ("architecture", "dataset", "lam", "seed")
 
@@ -54,3 +54,33 @@ CURVE_VARIABLES: dict[str, tuple[str, str]] = {
     "curve_train_energy_pj": ("pJ", "cumulative training forward-pass energy"),
     "curve_train_time_s": ("s", "cumulative training wall time"),
 }
+
+#: Roles of ``energy_pj_by_layer`` (dim ``layer``): where a network spends its
+#: inference energy, comparable across architectures whose layer names differ.
+LAYER_ROLES: tuple[str, ...] = ("input layer", "hidden & other", "recurrent", "attention",
+                                "readout", "neuron updates")
+
+
+def layer_role(row: dict, first_synapse: str | None) -> str:
+    """Role of one ``measure`` row (``EnergyReport.layers[i].to_dict()``).
+
+    ``attention`` holds activity-by-activity products (``SynapticMatmul``);
+    ``hidden & other`` every other synaptic layer, the energy-first models'
+    extra pathways included. The input layer is the first synaptic module (module order; every
+    neuroenergy architecture registers its input layer first), the readout
+    the module named ``readout`` (every neuroenergy architecture); spiking
+    neurons count under ``neuron updates`` (nonzero only when the cost table
+    prices membrane updates).
+    """
+    if row["kind"] != "synapse":
+        return "neuron updates"
+    name, module_type = row["name"], row["module_type"]
+    if module_type in ("SynapticMatmul", "SpikeMatmul"):
+        return "attention"
+    if module_type in ("LSTMCell", "GRUCell", "RNNCell") or name.endswith("recurrent"):
+        return "recurrent"
+    if name == "readout" or name.endswith(".readout"):
+        return "readout"
+    if name == first_synapse:
+        return "input layer"
+    return "hidden & other"
