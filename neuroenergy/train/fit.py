@@ -10,6 +10,7 @@ forward) and is per sample, summed over time steps.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -144,7 +145,7 @@ def fit(
     eval_size: int = 1000,
     costs: str | CostTable = "45nm-fp32",
     count_training_ops: bool = True,
-    progress: Callable[[CurvePoint], None] | None = None,
+    progress: bool | Callable[[CurvePoint], None] = False,
 ) -> TrainResult:
     """Train ``model`` on ``train`` with L = CE + lam * E and evaluate it on ``test``.
 
@@ -169,7 +170,9 @@ def fit(
         costs: cost table for training and test energy in pJ.
         count_training_ops: count synaptic operations of every training
             forward pass (cumulative training energy); costs some speed.
-        progress: called with each new :class:`CurvePoint`.
+        progress: True shows a progress bar on stderr (steps, ETA, the last
+            held-out accuracy and E); a callable is called with each new
+            :class:`CurvePoint`.
 
     Returns:
         :class:`TrainResult`; a NaN or infinite loss stops the run with
@@ -210,9 +213,16 @@ def fit(
                            train_energy_pj=counter.energy_pj_total if counter else math.nan,
                            train_time_s=train_time, wall_time_s=time.perf_counter() - started)
         curve.append(point)
-        if progress is not None:
+        if callable(progress):
             progress(point)
+        elif bar is not None:
+            bar.set_postfix_str(f"held-out acc {point.accuracy:.3f}, E {point.energy:.4g}/sample")
 
+    bar = None
+    if progress is True:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total_steps, desc=f"fit lam={lam:g}", unit="step", file=sys.stderr, dynamic_ncols=True)
     evaluate_point(0, 0)
     step, samples, status, diverged_at, message = 0, 0, "ok", None, ""
     order = torch.randperm(len(train_split), generator=generator)
@@ -250,11 +260,15 @@ def fit(
             break
         step += 1
         samples += len(y)
+        if bar is not None:
+            bar.update(1)
         train_time += time.perf_counter() - tick
         if step in eval_steps:
             evaluate_point(step, samples)
             model.train()
 
+    if bar is not None:
+        bar.close()
     model.eval()
     if status == "ok":
         final = evaluate(model, test_split, batch_size=max(batch_size, 256), energy_term=energy_term,
