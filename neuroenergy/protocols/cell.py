@@ -29,12 +29,6 @@ def _load(dataset: str, split: str, limit: int):
     return data.load(dataset, split, limit=limit or None, seed=0)
 
 
-def _model_family(architecture: str) -> str:
-    from neuroenergy import models
-
-    return models.family_of(architecture)
-
-
 def run_cell(config: dict[str, Any]) -> dict[str, Any]:
     """Train and evaluate one cell; returns its record (never raises)."""
     started = time.perf_counter()

@@ -570,8 +570,8 @@ def _write_report(cube: CubeLike, out: Path) -> Path:
            "omega^2 = (SS_effect - df_effect MS_residual) / (sum of the table's SS + MS_residual). Type II sums of "
            "squares; "
            "factors coded with sum-to-zero contrasts.",
-           f"- The ANOVA, best-architecture and efficiency sections use one λ level: λ = 0 (or the cube's only "
-           f"level), so accuracy and cost are not confounded with the energy term.",
+           "- The ANOVA, best-architecture and efficiency sections use one λ level: λ = 0 (or the cube's only "
+           "level), so accuracy and cost are not confounded with the energy term.",
            f"- \"~1000x\" holds when the geometric-mean reduction of activation energy is at least 10^2.5 = "
            f"{paper.ENERGY_CLAIM_MIN_REDUCTION:.0f}x (its order of magnitude rounds to three); the measured factor "
            f"is shown beside it.",
