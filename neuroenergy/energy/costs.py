@@ -73,6 +73,10 @@ class CostTable:
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
+    def energy_pj(self, macs: float, acs: float, membrane_updates: float = 0.0) -> float:
+        """Energy in pJ of the given operation counts."""
+        return macs * self.e_mac_pj + acs * self.e_ac_pj + membrane_updates * self.e_neuron_update_pj
+
     def describe(self) -> str:
         """One line: name, version, per-operation energies and source."""
         text = (

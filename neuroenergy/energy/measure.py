@@ -187,14 +187,13 @@ class OperationCounter:
                  sequence_calls: bool | None = None, synapses_only: bool = False) -> None:
         self.model = model
         self.costs = get_cost_table(costs)
-        self.counted = countable_modules(model)
-        if synapses_only:
-            self.counted = [entry for entry in self.counted if entry[2] == "synapse"]
-        if not any(kind in ("synapse", "neuron", "activation") for _, _, kind in countable_modules(model)):
+        counted = countable_modules(model)
+        if not any(kind in ("synapse", "neuron", "activation") for _, _, kind in counted):
             raise NothingToMeasureError(
                 f"{type(model).__name__} holds no countable layer (nn.Linear, nn.Conv1d/2d/3d, "
                 "RNN/LSTM/GRU cells, snnTorch neurons, ReLU/Sigmoid); nothing to measure"
             )
+        self.counted = [entry for entry in counted if entry[2] == "synapse"] if synapses_only else counted
         self.tallies = {name: _Tally() for name, _, _ in self.counted}
         self._sequence_calls = (getattr(model, "consumes_sequence", False)
                                 if sequence_calls is None else sequence_calls)
@@ -227,9 +226,8 @@ class OperationCounter:
     @property
     def energy_pj_total(self) -> float:
         """Energy in pJ of everything counted so far (all samples, not per sample)."""
-        macs, acs = self.synops_total
         updates = sum(t.membrane_updates for t in self.tallies.values())
-        return macs * self.costs.e_mac_pj + acs * self.costs.e_ac_pj + updates * self.costs.e_neuron_update_pj
+        return self.costs.energy_pj(*self.synops_total, updates)
 
     def report(self, num_samples: int, time_steps: int | None = None) -> EnergyReport:
         """Per-sample report of everything counted: sums divided by ``num_samples``."""

@@ -224,8 +224,7 @@ class EnergyReport:
 
 def price(row: LayerEnergy, costs: CostTable) -> float:
     """Energy of one row in pJ under ``costs``."""
-    return (row.effective_macs * costs.e_mac_pj + row.effective_acs * costs.e_ac_pj
-            + row.membrane_updates * costs.e_neuron_update_pj)
+    return costs.energy_pj(row.effective_macs, row.effective_acs, row.membrane_updates)
 
 
 def _fmt(value: float) -> str:

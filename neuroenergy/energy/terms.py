@@ -60,7 +60,7 @@ def _flat_sum_of_squares(items: list[tuple[float, torch.Tensor]]) -> torch.Tenso
     total = None
     for weight in sorted({w for w, _ in items}):
         flat = torch.cat([o.reshape(-1) for w, o in items if w == weight])
-        part = flat.pow(2).sum() * weight if weight != 1.0 else flat.pow(2).sum()
+        part = weight * flat.pow(2).sum()
         total = part if total is None else total + part
     return total
 
@@ -158,7 +158,7 @@ class EnergyRecorder:
     def reset(self) -> None:
         """Forget what was recorded (e.g. between batches)."""
         self._items = []
-        self._reduced: torch.Tensor | None = None
+        self._reduced = None
         self._batch_size = self._fixed_batch_size
 
     def _read_batch_size(self, model: nn.Module, args: tuple) -> None:
