@@ -13,6 +13,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -105,21 +106,18 @@ def evaluate(model: nn.Module, data, *, batch_size: int = 256, energy_term: str 
     model.eval()
     correct, ce_sum, energy_sum, seen = 0, 0.0, 0.0, 0
     counter = OperationCounter(model, costs=costs, sequence_calls=True) if costs is not None else None
+    recorder = record(model, energy_term)
     try:
-        with torch.no_grad():
-            if counter is not None:
-                counter.__enter__()
+        with torch.no_grad(), (counter if counter is not None else nullcontext()):
             for start in range(0, len(index), batch_size):
                 x, y = split.batch(index[start:start + batch_size], device)
-                with record(model, energy_term) as energy:
+                with recorder as energy:
                     logits = readout_logits(model(x))
                 correct += int((logits.argmax(1) == y).sum())
                 ce_sum += float(F.cross_entropy(logits, y, reduction="sum"))
                 energy_sum += float(energy.total)
                 seen += len(y)
     finally:
-        if counter is not None:
-            counter.__exit__(None, None, None)
         model.train(was_training)
     result = {"accuracy": correct / seen, "ce": ce_sum / seen, "energy": energy_sum / seen, "samples": seen}
     if counter is not None:
@@ -218,6 +216,10 @@ def fit(
         elif bar is not None:
             bar.set_postfix_str(f"held-out acc {point.accuracy:.3f}, E {point.energy:.4g}/sample")
 
+    # One recorder and one counter serve every step: entering re-attaches their hooks
+    # (the counter re-reads the weights, which the optimiser changes).
+    recorder = record(model, energy_term)
+    counting = counter if counter is not None else nullcontext()
     bar = None
     if progress is True:
         from tqdm import tqdm
@@ -235,14 +237,8 @@ def fit(
         position += batch_size
         tick = time.perf_counter()
         x, y = train_split.batch(index, device)
-        if counter is not None:
-            counter.__enter__()
-        try:
-            with record(model, energy_term) as energy:
-                logits = readout_logits(model(x))
-        finally:
-            if counter is not None:
-                counter.__exit__(None, None, None)
+        with counting, recorder as energy:
+            logits = readout_logits(model(x))
         ce = F.cross_entropy(logits, y)
         loss = ce + lam * energy.value if lam else ce
         if not bool(torch.isfinite(loss)):
