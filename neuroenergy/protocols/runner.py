@@ -22,6 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import xarray as xr
+
 from neuroenergy.errors import InvalidInputError
 from neuroenergy.protocols.cell import run_cell
 from neuroenergy.protocols.spec import Cell, Design, ProtocolSpec
@@ -92,6 +94,10 @@ def _git_commit() -> str:
 
 def assemble_cube(spec: ProtocolSpec, design: Design, store: RunStore) -> Path:
     """Build the cube of ``design`` from the store's records and write it atomically."""
+    return write_cube(_build_cube(spec, design, store), store.directory / "cube.h5")
+
+
+def _build_cube(spec: ProtocolSpec, design: Design, store: RunStore) -> xr.Dataset:
     from neuroenergy import data, models
 
     attrs = {
@@ -102,13 +108,12 @@ def assemble_cube(spec: ProtocolSpec, design: Design, store: RunStore) -> Path:
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "note": "energies are compute-only estimates per sample from the cost table, not hardware readings",
     }
-    cube = build_cube(
+    return build_cube(
         store.records(), architectures=design.architectures, datasets=design.datasets, lams=design.lams,
         seeds=design.seeds, families={a: models.family_of(a) for a in design.architectures},
         modalities={d: data.info(d).modality for d in design.datasets},
         targets={d: design.target_for(d) for d in design.datasets}, attrs=attrs,
     )
-    return write_cube(cube, store.directory / "cube.h5")
 
 
 def _cost_description(name: str) -> str:
@@ -148,12 +153,10 @@ def run_design(
                 _execute(design, todo, store, bar, workers)
         finally:
             bar.close()
-            cube_path = assemble_cube(spec, design, store)
-        statuses = Counter({"missing": 0})
-        done = store.keys()
-        for cell in cells:
-            statuses[store.read(cell.key)["status"] if cell.key in done else "missing"] += 1
-        statuses = {k: v for k, v in statuses.items() if v or k != "missing"}
+            cube = _build_cube(spec, design, store)
+            cube_path = write_cube(cube, store.directory / "cube.h5")
+        # The cube spans the whole design, missing cells included: count statuses there.
+        statuses = Counter(str(s) for s in cube["status"].values.ravel())
         return RunSummary(len(cells), len(cells) - len(todo), len(todo), dict(statuses), cube_path,
                           time.perf_counter() - started)
     finally:
