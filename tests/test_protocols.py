@@ -182,18 +182,27 @@ def test_changed_spec_is_refused_unless_forced(tmp_path, capsys):
     RunStore(out).bind_spec(load_spec(changed).design().to_json(), force=True)
 
 
+def run_command(spec: Path, out: Path, workers: int) -> list[str]:
+    return [sys.executable, "-m", "neuroenergy.protocols", "run", str(spec), "--out", str(out),
+            "--workers", str(workers), "--quiet"]
+
+
+def wait_for_first_cell(out: Path, timeout_s: float = 240) -> None:
+    """Return once a run into ``out`` has persisted its first finished cell."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not list((out / "cells").glob("*.json")):
+        time.sleep(0.1)
+
+
 @pytest.mark.slow
 def test_kill_minus_9_loses_only_cells_in_flight(tmp_path):
     spec = write_spec(tmp_path, seeds=4, train_limit=256)
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "neuroenergy.protocols", "run", str(spec), "--out", str(out),
-           "--workers", "1", "--quiet"]
+    cmd = run_command(spec, out, workers=1)
     process = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     cells = out / "cells"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and len(list(cells.glob("*.json"))) < 1:
-        time.sleep(0.1)
+    wait_for_first_cell(out)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     finished = {p.name: p.read_bytes() for p in cells.glob("*.json")}
@@ -213,12 +222,9 @@ def test_kill_minus_9_loses_only_cells_in_flight(tmp_path):
 def test_ctrl_c_stops_at_once_and_keeps_finished_cells(tmp_path):
     spec = write_spec(tmp_path, seeds=8, train_limit=512)
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "neuroenergy.protocols", "run", str(spec), "--out", str(out),
-           "--workers", "2", "--quiet"]
-    process = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and len(list((out / "cells").glob("*.json"))) < 1:
-        time.sleep(0.1)
+    process = subprocess.Popen(run_command(spec, out, workers=2), cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    wait_for_first_cell(out)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130

@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from neuroenergy.errors import ConfigError, UnknownNameError
+from neuroenergy.results.store import cell_key
 
 __all__ = ["ProtocolSpec", "Design", "load_spec", "list_protocols", "protocol_dir", "Cell"]
 
@@ -100,8 +101,6 @@ class Cell:
 
     @property
     def key(self) -> str:
-        from neuroenergy.results.store import cell_key
-
         return cell_key(self.architecture, self.dataset, self.lam, self.seed)
 
     def __str__(self) -> str:
