@@ -641,6 +641,9 @@ def test_probe_never_hangs(monkeypatch) -> None:
 
     def hang(*args, **kwargs):
         time.sleep(30)
+        # What a real connection does in the end; returning None would make the
+        # abandoned probe thread fail on .close() during some later test.
+        raise socket.timeout("timed out")
 
     monkeypatch.setattr(socket, "create_connection", hang)
     start = time.monotonic()
