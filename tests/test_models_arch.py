@@ -143,7 +143,8 @@ def test_bimodal_glia_integrate_slowly_and_gate_the_gain():
     lin_in, lin_out = torch.nn.Linear(4, 2), torch.nn.Linear(2, 4)
     from neuroenergy.models.layers import make_leaky
 
-    lif = make_leaky(beta=0.9, threshold=1.0, surrogate="fast_sigmoid", slope=25.0, reset="subtract")
+    lif = make_leaky(beta=0.9, threshold=1.0, surrogate="fast_sigmoid", slope=25.0, reset="subtract",
+                     sequence=False)
     spk_prev = torch.tensor([[1.0, 0.0, 1.0, 1.0]])
     state = BimodalState(torch.zeros(1, 4), spk_prev, torch.zeros(1, 2))
     drive = torch.full((1, 4), 0.5)

@@ -286,6 +286,9 @@ class OperationCounter:
             tally.squared += float(torch.dot(flat, flat).item())
             if kind == "neuron":
                 tally.spikes += nonzero
+                if getattr(mod, "consumes_sequence", False):
+                    tally.membrane_updates += _sequence_membrane_updates(output)
+                    return
                 mem = getattr(mod, "mem", None)
                 if isinstance(mem, torch.Tensor):
                     mem = mem.detach()
@@ -299,9 +302,17 @@ class OperationCounter:
                         tally.membrane_updates += int(torch.count_nonzero(before.detach() - mem).item())
 
         hooks = [module.register_forward_hook(count_outputs)]
-        if kind == "neuron":
+        if kind == "neuron" and not getattr(module, "consumes_sequence", False):
             hooks.append(module.register_forward_pre_hook(remember_membrane))
         return hooks
+
+
+def _sequence_membrane_updates(output) -> int:
+    """NeuroBench's membrane updates of one whole-sequence neuron call
+    returning ``(spk, mem)`` with ``mem [T, ...]`` from zero state: every
+    neuron on the first step, then those whose potential changed."""
+    mem = output[1].detach()
+    return mem[0].numel() + int(torch.count_nonzero(mem[1:] - mem[:-1]).item())
 
 
 def _device_of(model: nn.Module, inputs: torch.Tensor) -> torch.device:

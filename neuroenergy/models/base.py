@@ -104,9 +104,10 @@ class SpikingModel(nn.Module):
         c = self.config
         return dict(beta=c.beta, threshold=c.threshold, surrogate=c.surrogate, slope=c.slope, reset=c.reset)
 
-    def make_leaky(self):
-        """A Leaky neuron with this model's neuron config."""
-        return make_leaky(**self.neuron_kwargs())
+    def make_leaky(self, sequence: bool = True):
+        """A Leaky neuron with this model's neuron config: a ``SequenceLeaky``
+        for :func:`run_leaky`, or (``sequence=False``) a per-step ``snn.Leaky``."""
+        return make_leaky(**self.neuron_kwargs(), sequence=sequence)
 
     def build_readout(self, hidden: int) -> None:
         """The shared output stage: ``TimeLinear(hidden, K)`` -> Leaky."""

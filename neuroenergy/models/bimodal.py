@@ -110,7 +110,7 @@ class BimodalTrue(SpikingModel):
         m = max(1, round(config.glia_ratio * h))
         self.glia_units = m
         self.fc_in = TimeLinear(flat_features(self.encoder.out_shape), h)
-        self.lif = self.make_leaky()
+        self.lif = self.make_leaky(sequence=False)  # its input at t depends on t-1
         self.glia_in = nn.Linear(h, m)
         self.glia_out = nn.Linear(m, h)
         nn.init.zeros_(self.glia_out.bias)  # gain 1 at rest: start as a plain LIF layer

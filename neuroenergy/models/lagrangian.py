@@ -133,7 +133,7 @@ class PhysicsLagrangian(SpikingModel):
         kdim = max(1, round(config.kinetic_ratio * h))
         self.kinetic_units = kdim
         self.fc_in = TimeLinear(flat_features(self.encoder.out_shape), h)  # V pathway drive
-        self.lif = self.make_leaky()
+        self.lif = self.make_leaky(sequence=False)  # its input at t depends on t-1
         self.mass = nn.Linear(h, kdim, bias=False)  # T pathway
         self.force = nn.Linear(kdim, h, bias=False)
         self.tap_kinetic = EnergyTap(config.kinetic_weight)

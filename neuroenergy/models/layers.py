@@ -6,8 +6,9 @@ all T steps at once (``[T, B, ...]`` -> one call on ``T*B`` rows; on CPU,
 convolutions go in blocks of whole steps, see :func:`blockwise`; an input
 that is the same at every step, from the ``direct`` encoder, is multiplied
 once and expanded, so the T-fold repetition costs nothing); only the
-neuron's recurrence loops over time, by calling the snnTorch neuron once per
-step with explicit state (``spk, mem = lif(cur[t], mem)``). Every synaptic
+neuron's recurrence loops over time, inside one autograd node per layer
+(:class:`~neuroenergy.models.neurons.SequenceLeaky`, bit-identical to calling
+``snn.Leaky`` once per step). Every synaptic
 layer is an ``nn.Linear`` / ``nn.ConvNd`` module called through ``__call__``
 with the real tensor it multiplies, so the forward hooks of
 :func:`neuroenergy.energy.measure` see every operation.
@@ -26,6 +27,8 @@ from snntorch import surrogate as sg
 from torch import Tensor, nn
 
 from neuroenergy.energy.matmul import SynapticMatmul
+
+from .neurons import SequenceLeaky
 
 __all__ = [
     "TimeLinear",
@@ -78,11 +81,20 @@ class _TimeConvMixin:
 
     def forward(self, x: Tensor) -> Tensor:
         if _is_time_constant(x):
-            once = super().forward(x[0])  # type: ignore[misc]
+            once = super().forward(_cpu_channels_last(x[0]))  # type: ignore[misc]
             return once.unsqueeze(0).expand(x.shape[0], *once.shape)
         t, b = x.shape[:2]
-        y = super().forward(x.reshape(t * b, *x.shape[2:]))  # type: ignore[misc]
+        y = super().forward(_cpu_channels_last(x.reshape(t * b, *x.shape[2:])))  # type: ignore[misc]
         return y.reshape(t, b, *y.shape[1:])
+
+
+def _cpu_channels_last(x: Tensor) -> Tensor:
+    """On CPU, a 2-D conv's ``[N, C, H, W]`` input in channels-last layout:
+    oneDNN convolutions and max pooling run several times faster on it (the
+    values are the same; the layout carries through pooling and the neurons)."""
+    if x.device.type == "cpu" and x.dim() == 4:
+        return x.contiguous(memory_format=torch.channels_last)
+    return x
 
 
 class TimeConv1d(_TimeConvMixin, nn.Conv1d):
@@ -161,13 +173,17 @@ def make_leaky(
     surrogate: str,
     slope: float,
     reset: str,
+    sequence: bool = True,
 ) -> snn.Leaky:
     """An ``snn.Leaky`` with explicit state (``init_hidden=False``).
 
     ``U[t] = beta * U[t-1] + I[t] - S[t-1] * threshold`` (subtract reset),
     ``S[t] = H(U[t] - threshold)`` with a surrogate gradient.
+    ``sequence=True`` gives a :class:`~neuroenergy.models.neurons.SequenceLeaky`
+    (one call per sequence, for :func:`run_leaky`); ``False`` a plain
+    ``snn.Leaky`` for models whose input at step t depends on step t-1.
     """
-    neuron = snn.Leaky(
+    neuron = (SequenceLeaky if sequence else snn.Leaky)(
         beta=beta,
         threshold=threshold,
         spike_grad=make_surrogate(surrogate, slope),
@@ -196,10 +212,15 @@ def release_state(neuron: nn.Module) -> None:
 def run_leaky(neuron: snn.Leaky, cur: Tensor, *, keep_mem: bool = False) -> tuple[Tensor, Tensor | None]:
     """Run a Leaky neuron over ``cur [T, B, ...]`` from zero state.
 
-    Returns ``(spk [T, B, ...], mem [T, B, ...] or None)``. ``unbind`` (not
-    ``cur[t]``) keeps the backward linear in T: indexing would make autograd
-    build a full-size zero gradient per step.
+    Returns ``(spk [T, B, ...], mem [T, B, ...] or None)``. A
+    :class:`~neuroenergy.models.neurons.SequenceLeaky` takes all T steps in one
+    call; a plain ``snn.Leaky`` is called once per step (``unbind``, not
+    ``cur[t]``, keeps that backward linear in T: indexing would make autograd
+    build a full-size zero gradient per step).
     """
+    if isinstance(neuron, SequenceLeaky):
+        spk, mem = neuron(cur)
+        return spk, (mem if keep_mem else None)
     mem = torch.zeros_like(cur[0])
     spikes: list[Tensor] = []
     mems: list[Tensor] = []
