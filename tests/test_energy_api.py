@@ -176,3 +176,22 @@ def test_invalid_cost_table_values_are_rejected():
         CostTable("bad", e_mac_pj=-1.0, e_ac_pj=0.1)
     with pytest.raises(InvalidInputError):
         CostTable("bad", e_mac_pj=float("nan"), e_ac_pj=0.1)
+
+
+def test_time_constant_input_is_counted_once_and_scaled():
+    """An input expanded along time (stride 0, the direct encoder's) counts the
+    same as the materialised copy: 3 steps x the one-step count."""
+    from neuroenergy.energy.counting import SynapseCounter
+
+    torch.manual_seed(0)
+    lin, conv = torch.nn.Linear(4, 3), torch.nn.Conv2d(2, 3, 3)
+    with torch.no_grad():
+        lin.weight[0, 0] = 0.0  # one zero weight: input 0 fans out to 2 outputs
+    step = torch.tensor([[0.5, 0.0, 2.0, 1.0]])  # [B=1, 4]: 3 nonzero inputs
+    expanded = step.expand(3, 1, 4)
+    ops = SynapseCounter(lin)((expanded,))
+    assert ops == SynapseCounter(lin)((expanded.contiguous(),))
+    assert ops.effective == 3 * (2 + 3 + 3) and ops.dense == 3 * 12 and not ops.binary
+    image = (torch.rand(1, 2, 5, 5) > 0.5).float()
+    expanded = image.expand(4, 1, 2, 5, 5)
+    assert SynapseCounter(conv)((expanded,)) == SynapseCounter(conv)((expanded.contiguous(),))

@@ -179,8 +179,15 @@ class SynapseCounter:
 
     def __call__(self, args: tuple) -> SynOps:
         layer = self.layer
+        if isinstance(layer, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            x, repeats = _distinct_part(args[0], 1 if isinstance(layer, nn.Linear) else len(layer.kernel_size) + 1)
+            ops = self._count(x)
+            return ops if repeats == 1 else SynOps(ops.effective * repeats, ops.dense * repeats, ops.binary)
+        return layer_synops(layer, args)
+
+    def _count(self, x: torch.Tensor) -> SynOps:
+        layer = self.layer
         if isinstance(layer, nn.Linear):
-            x = args[0]
             if self._weight_summary is None:
                 self._weight_summary = _nonzero(layer.weight.detach()).sum(0)
             rows = x.reshape(-1, layer.in_features)
@@ -188,21 +195,27 @@ class SynapseCounter:
             active = _nonzero_per_position(rows, binary)
             effective = int(torch.dot(active, self._weight_summary).item())
             return SynOps(effective, rows.shape[0] * layer.in_features * layer.out_features, binary)
-        if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-            x = args[0]
-            batched = x.reshape(-1, *x.shape[-(len(layer.kernel_size) + 1):])
-            if self._weight_summary is None:
-                self._weight_summary = _nonzero(layer.weight.detach())
-            shape = tuple(batched.shape[1:])
-            if shape not in self._dense_per_row:
-                ones = torch.ones((1, *shape), dtype=torch.float64, device=x.device)
-                self._dense_per_row[shape] = int(conv_count(
-                    layer, ones, torch.ones_like(self._weight_summary)).item())
-            binary = is_binary(x)
-            x_sum = _nonzero_per_position(batched, binary)[None]
-            effective = int(conv_count(layer, x_sum, self._weight_summary).item())
-            return SynOps(effective, batched.shape[0] * self._dense_per_row[shape], binary)
-        return layer_synops(layer, args)
+        batched = x.reshape(-1, *x.shape[-(len(layer.kernel_size) + 1):])
+        if self._weight_summary is None:
+            self._weight_summary = _nonzero(layer.weight.detach())
+        shape = tuple(batched.shape[1:])
+        if shape not in self._dense_per_row:
+            ones = torch.ones((1, *shape), dtype=torch.float64, device=x.device)
+            self._dense_per_row[shape] = int(conv_count(
+                layer, ones, torch.ones_like(self._weight_summary)).item())
+        binary = is_binary(x)
+        x_sum = _nonzero_per_position(batched, binary)[None]
+        effective = int(conv_count(layer, x_sum, self._weight_summary).item())
+        return SynOps(effective, batched.shape[0] * self._dense_per_row[shape], binary)
+
+
+def _distinct_part(x: torch.Tensor, inner_dims: int) -> tuple[torch.Tensor, int]:
+    """``(x[0], x.shape[0])`` when ``x`` is expanded along its first of more than
+    ``inner_dims`` dimensions (stride 0: a time-constant input, as from the
+    ``direct`` encoder), else ``(x, 1)``: equal slices are counted once."""
+    if x.dim() > inner_dims and x.shape[0] > 1 and x.stride(0) == 0:
+        return x[0], int(x.shape[0])
+    return x, 1
 
 
 def matmul_synops(a: torch.Tensor, b: torch.Tensor) -> SynOps:
