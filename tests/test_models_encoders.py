@@ -41,6 +41,16 @@ def test_rate_is_binary_with_the_right_rate():
     assert s[:, 0, 0].sum() == 0 and s[:, 0, 3].sum() == 4000
 
 
+def test_rate_code_every_16_bit_part_of_a_draw_is_uniform():
+    # [T, 1, 4] flattened: feature j always takes the j-th 16-bit part of a 64-bit draw
+    torch.manual_seed(1)
+    s = rate_encode(torch.full((1, 4), 0.5), 20000)
+    torch.testing.assert_close(s.mean(0), torch.full((1, 4), 0.5), atol=0.015, rtol=0)
+    # the probability is ceil(p * 2**16) / 2**16: a p just above 0 still spikes, rarely
+    tiny = rate_encode(torch.full((1, 1000), 1e-6), 2000)  # 2e6 draws, expected 30.5 spikes
+    assert 5 < tiny.sum() < 80
+
+
 def test_latency_one_spike_brighter_first():
     x = torch.tensor([[0.0, 0.3, 0.6, 1.0]])
     s = latency_encode(x, 10, threshold=0.01)

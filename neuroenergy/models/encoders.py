@@ -87,14 +87,23 @@ def minmax_unit(x: Tensor) -> Tensor:
 def rate_encode(x: Tensor, num_steps: int, gain: float = 1.0) -> Tensor:
     """Bernoulli rate code of ``x [B, ...]`` in [0, 1] -> ``[T, B, ...]`` in {0, 1}.
 
-    The same distribution as ``snntorch.spikegen.rate`` (spike with
-    probability ``clamp(gain * x, 0, 1)`` at every step, independently),
-    drawn as ``uniform < p``: on CPU about 2.5x faster than ``torch.bernoulli``
-    with a probability tensor, which was a third of an mlp's training step.
+    The distribution of ``snntorch.spikegen.rate``: a spike with probability
+    ``p = clamp(gain * x, 0, 1)`` at every step, independently. Drawn from
+    16-bit uniform integers ``u`` (four per 64-bit draw of the generator) as
+    ``u < p * 2**16``, so the spike probability is ``ceil(p * 2**16) / 2**16``,
+    within 1.5e-5 of ``p`` (8-bit pixels are ``k / 255``). On CPU that is about
+    5x faster than ``torch.rand`` and 14x faster than ``torch.bernoulli``;
+    drawing was a third of an mlp's training step.
     """
     p = (x * gain).clamp(0.0, 1.0) if gain != 1.0 else x.clamp(0.0, 1.0)
-    uniform = torch.rand((num_steps, *x.shape), device=x.device, dtype=p.dtype)
-    return (uniform < p).to(p.dtype)
+    shape = (num_steps, *x.shape)
+    count = num_steps * x.numel()
+    # the full int64 range (2**64 - 1 values): every 16-bit part of a draw is uniform
+    words = torch.randint(-2**63, 2**63 - 1, ((count + 3) // 4,), dtype=torch.int64, device=x.device)
+    signed = words.view(torch.int16)[:count].reshape(shape)  # u - 2**15, in [-2**15, 2**15)
+    # p * 2**16 - 2**15 is exact in float32 and float64 (a power-of-two scale and shift)
+    threshold = p.to(torch.float32 if p.dtype != torch.float64 else p.dtype) * 65536.0 - 32768.0
+    return (signed < threshold).to(p.dtype)
 
 
 def latency_encode(x: Tensor, num_steps: int, threshold: float = 0.01) -> Tensor:
