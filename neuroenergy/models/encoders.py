@@ -103,7 +103,8 @@ def rate_encode(x: Tensor, num_steps: int, gain: float = 1.0) -> Tensor:
     signed = words.view(torch.int16)[:count].reshape(shape)  # u - 2**15, in [-2**15, 2**15)
     # p * 2**16 - 2**15 is exact in float32 and float64 (a power-of-two scale and shift)
     threshold = p.to(torch.float32 if p.dtype != torch.float64 else p.dtype) * 65536.0 - 32768.0
-    return (signed < threshold).to(p.dtype)
+    # written straight into the float result: no intermediate boolean tensor
+    return torch.lt(signed, threshold, out=torch.empty(shape, dtype=p.dtype, device=x.device))
 
 
 def latency_encode(x: Tensor, num_steps: int, threshold: float = 0.01) -> Tensor:
