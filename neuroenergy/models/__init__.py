@@ -19,6 +19,10 @@ Baselines: ``mlp``, ``cnn``, ``rnn`` (snn.RLeaky), ``lstm`` (snn.SLSTM),
 ``transformer`` (Spikformer-style). Energy-first: ``bimodal`` (BimodalTrue,
 neuron-glia pathways) and ``lagrangian`` (Physics-Lagrangian: kinetic,
 potential and constraint pathways). Defaults: ``models/<name>.toml``.
+
+Building block: :class:`SequenceLeaky` (``neurons.py``), an ``snn.Leaky`` that
+runs all T steps in one call and one autograd node (bit-identical values);
+every architecture whose neuron input does not depend on its own past uses it.
 """
 
 from .base import SpikingModel, count_parameters
@@ -37,6 +41,7 @@ from .catalog import (
 )
 from .config import ENCODER_NAMES, ENCODERS_BY_KIND, ModelConfig
 from .encoders import Encoder
+from .neurons import SequenceLeaky, leaky_membrane
 
 __all__ = [
     "list_architectures",
@@ -51,6 +56,8 @@ __all__ = [
     "ARCHITECTURES",
     "SPEC_DIR",
     "SpikingModel",
+    "SequenceLeaky",
+    "leaky_membrane",
     "ModelConfig",
     "Encoder",
     "ENCODER_NAMES",
