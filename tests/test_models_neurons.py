@@ -103,3 +103,8 @@ def test_sequence_leaky_rejects_a_single_step():
     neuron = register_neuron(SequenceLeaky(beta=0.9))
     with pytest.raises(ValueError, match=r"time-first sequence \[T, B, ...\]"):
         neuron(torch.ones(3))
+
+
+def test_sequence_leaky_refuses_hidden_state_it_would_ignore():
+    with pytest.raises(ValueError, match="init_hidden"):
+        SequenceLeaky(beta=0.9, init_hidden=True)

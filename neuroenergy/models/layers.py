@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from neuroenergy.energy.matmul import SynapticMatmul
 
-from .neurons import SequenceLeaky
+from .neurons import SequenceLeaky, release_state
 
 __all__ = [
     "TimeLinear",
@@ -191,22 +191,6 @@ def make_leaky(
         reset_mechanism=reset,
     )
     return register_neuron(neuron)
-
-
-_STATE_NAMES = ("mem", "spk", "syn")
-
-
-def release_state(neuron: nn.Module) -> None:
-    """Drop the last step's state that snnTorch caches on the module.
-
-    snnTorch stores ``mem``/``spk``/``syn`` of the last call on the neuron;
-    with explicit state that copy is unused, but it would pin the autograd
-    graph in memory and make ``copy.deepcopy(model)`` fail after a forward.
-    """
-    for name in _STATE_NAMES:
-        t = getattr(neuron, name, None)
-        if isinstance(t, Tensor) and t.numel() > 0:
-            setattr(neuron, name, t.new_zeros(0).detach())
 
 
 def run_leaky(neuron: snn.Leaky, cur: Tensor, *, keep_mem: bool = False) -> tuple[Tensor, Tensor | None]:

@@ -28,12 +28,28 @@ from typing import ClassVar
 
 import snntorch as snn
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-__all__ = ["leaky_membrane", "SequenceLeaky", "RESETS"]
+__all__ = ["leaky_membrane", "SequenceLeaky", "RESETS", "release_state"]
 
 #: snnTorch's reset mechanisms, by its ``reset_mechanism_val`` code.
 RESETS = {0: "subtract", 1: "zero", 2: "none"}
+
+
+_STATE_NAMES = ("mem", "spk", "syn")  # what snnTorch neurons cache on themselves
+
+
+def release_state(neuron: nn.Module) -> None:
+    """Drop the last step's state that snnTorch caches on the module.
+
+    snnTorch stores ``mem``/``spk``/``syn`` of the last call on the neuron;
+    with explicit state that copy is unused, but it would pin the autograd
+    graph in memory and make ``copy.deepcopy(model)`` fail after a forward.
+    """
+    for name in _STATE_NAMES:
+        t = getattr(neuron, name, None)
+        if isinstance(t, Tensor) and t.numel() > 0:
+            setattr(neuron, name, t.new_zeros(0).detach())
 
 
 class _LeakyMembrane(torch.autograd.Function):
@@ -119,6 +135,11 @@ class SequenceLeaky(snn.Leaky):
 
     consumes_sequence: ClassVar[bool] = True
 
+    def __init__(self, *args, init_hidden: bool = False, **kwargs) -> None:
+        if init_hidden:  # checked first: snnTorch would already have listed the neuron globally
+            raise ValueError("SequenceLeaky starts every call from zero state; init_hidden=True does not apply")
+        super().__init__(*args, **kwargs)
+
     def forward(self, cur: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
         if cur.dim() < 2:
             raise ValueError(
@@ -141,8 +162,5 @@ class SequenceLeaky(snn.Leaky):
             spk, mem = super().forward(c, mem)
             spikes.append(spk)
             mems.append(mem)
-        # snnTorch caches the last step on the module; drop it (it would pin the graph)
-        for name in ("mem", "spk"):
-            if isinstance(getattr(self, name, None), Tensor):
-                setattr(self, name, cur.new_zeros(0))
+        release_state(self)
         return torch.stack(spikes), torch.stack(mems)
