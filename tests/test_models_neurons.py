@@ -108,3 +108,35 @@ def test_sequence_leaky_rejects_a_single_step():
 def test_sequence_leaky_refuses_hidden_state_it_would_ignore():
     with pytest.raises(ValueError, match="init_hidden"):
         SequenceLeaky(beta=0.9, init_hidden=True)
+
+
+@pytest.mark.parametrize("case", ["snntorch_surrogate", "graded", "membrane_only", "spikes_only"])
+def test_sequence_leaky_variants_match_snntorch(case):
+    """Paths besides the default: a plain snnTorch spike function (recurrence
+    fused, snnTorch's fire), graded spikes, and only one output in the loss."""
+    from snntorch import surrogate as sg
+
+    g = torch.Generator().manual_seed(3)
+    cur = (torch.rand(10, 3, 6, generator=g) * 1.6).requires_grad_()
+    kwargs = dict(beta=0.7, reset_mechanism="subtract")
+    if case == "snntorch_surrogate":
+        kwargs["spike_grad"] = sg.atan(alpha=3.0)
+    else:
+        kwargs["spike_grad"] = make_surrogate("atan", 3.0)
+    if case == "graded":
+        kwargs["graded_spikes_factor"] = 0.5
+    ours, ref = register_neuron(SequenceLeaky(**kwargs)), register_neuron(snn.Leaky(**kwargs))
+    (spk_a, mem_a), (spk_b, mem_b) = ours(cur), _per_step(ref, cur)
+    assert torch.equal(spk_a, spk_b) and torch.equal(mem_a, mem_b)
+
+    def loss(spk, mem):
+        if case == "membrane_only":
+            return mem.square().sum()
+        if case == "spikes_only":
+            return (spk * torch.arange(6.0)).sum()
+        return spk.sum() + mem.square().sum()
+
+    (grad_a,) = torch.autograd.grad(loss(spk_a, mem_a), cur)
+    (grad_b,) = torch.autograd.grad(loss(spk_b, mem_b), cur)
+    torch.testing.assert_close(grad_a, grad_b, rtol=1e-5, atol=1e-6)
+    assert grad_a.abs().sum() > 0

@@ -23,12 +23,11 @@ from collections.abc import Callable, Sequence
 
 import snntorch as snn
 import torch
-from snntorch import surrogate as sg
 from torch import Tensor, nn
 
 from neuroenergy.energy.matmul import SynapticMatmul
 
-from .neurons import SequenceLeaky, release_state
+from .neurons import SequenceLeaky, Surrogate, release_state
 
 __all__ = [
     "TimeLinear",
@@ -140,15 +139,11 @@ def time_apply(module: nn.Module, x: Tensor) -> Tensor:
     return y.reshape(t, b, *y.shape[1:])
 
 
-def make_surrogate(name: str, slope: float):
-    """snnTorch surrogate gradient by name; ``slope`` is its steepness."""
-    if name == "fast_sigmoid":
-        return sg.fast_sigmoid(slope=slope)
-    if name == "sigmoid":
-        return sg.sigmoid(slope=slope)
-    if name == "atan":
-        return sg.atan(alpha=slope)
-    raise ValueError(f"unknown surrogate {name!r}")  # configs are validated before
+def make_surrogate(name: str, slope: float) -> Surrogate:
+    """snnTorch surrogate gradient by name (``fast_sigmoid``, ``sigmoid``,
+    ``atan``); ``slope`` is its steepness. A :class:`Surrogate`, which
+    :class:`SequenceLeaky` fuses into its backward pass."""
+    return Surrogate(name, slope)
 
 
 def register_neuron(neuron: snn.SpikingNeuron) -> snn.SpikingNeuron:

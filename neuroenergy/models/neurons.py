@@ -28,9 +28,10 @@ from typing import ClassVar
 
 import snntorch as snn
 import torch
+from snntorch import surrogate as sg
 from torch import Tensor, nn
 
-__all__ = ["leaky_membrane", "SequenceLeaky", "RESETS", "release_state"]
+__all__ = ["Surrogate", "leaky_membrane", "leaky_sequence", "SequenceLeaky", "RESETS", "release_state"]
 
 #: snnTorch's reset mechanisms, by its ``reset_mechanism_val`` code.
 RESETS = {0: "subtract", 1: "zero", 2: "none"}
@@ -52,50 +53,129 @@ def release_state(neuron: nn.Module) -> None:
             setattr(neuron, name, t.new_zeros(0).detach())
 
 
-class _LeakyMembrane(torch.autograd.Function):
-    """``cur [T, ...] -> mem [T, ...]`` for a Leaky neuron from zero state.
+class Surrogate:
+    """An snnTorch surrogate spike function that knows its name and slope.
 
-    ``beta`` (already clamped to [0, 1]) and ``threshold`` are constants
-    (tensors broadcastable to one step, not requiring grad).
+    Called like the function snnTorch's ``surrogate.fast_sigmoid(slope)`` /
+    ``atan(alpha)`` / ``sigmoid(slope)`` return (it *is* that function), so any
+    snnTorch neuron takes it as ``spike_grad``; :class:`SequenceLeaky` also
+    uses :meth:`backward` to fold the derivative into its own backward pass.
     """
+
+    NAMES = ("fast_sigmoid", "atan", "sigmoid")
+
+    def __init__(self, name: str, slope: float) -> None:
+        if name not in self.NAMES:
+            raise ValueError(f"unknown surrogate {name!r}; known: {', '.join(self.NAMES)}")
+        self.name, self.slope = name, float(slope)
+        if name == "fast_sigmoid":
+            self._spike = sg.fast_sigmoid(slope=slope)
+        elif name == "atan":
+            self._spike = sg.atan(alpha=slope)
+        else:
+            self._spike = sg.sigmoid(slope=slope)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self._spike(x)
+
+    def backward(self, x: Tensor, grad: Tensor) -> Tensor:
+        """``grad * dS/dx`` at ``x = U - theta``: snnTorch's formula, same operation order."""
+        k = self.slope
+        if self.name == "fast_sigmoid":
+            return grad / (k * torch.abs(x) + 1.0) ** 2
+        if self.name == "atan":
+            return k / 2 / (1 + (torch.pi / 2 * k * x).pow_(2)) * grad
+        decay = torch.exp(-k * x)
+        return grad * k * decay / ((decay + 1) ** 2)
+
+    def __repr__(self) -> str:
+        return f"Surrogate({self.name!r}, slope={self.slope:g})"
+
+
+def _membrane_forward(cur: Tensor, beta: Tensor, threshold: Tensor, reset: str) -> tuple[Tensor, Tensor | None]:
+    """``U [T, ...]`` from zero state, and the reset masks ``R [T, ...]`` for reset "zero"."""
+    mem = torch.empty_like(cur)  # keeps a channels-last layout (see layers._cpu_channels_last)
+    previous = torch.zeros_like(cur[0])
+    resets = torch.empty(cur.shape, dtype=torch.bool, device=cur.device) if reset == "zero" else None
+    for t in range(cur.shape[0]):
+        out = mem[t]
+        # the same arithmetic in the same order as snn.Leaky, so the values are bit-identical;
+        # R_t = H(U_{t-1} - theta) is snnTorch's mem_reset (U - theta > 0 exactly when U > theta)
+        if resets is not None:
+            fired = torch.gt(previous, threshold, out=resets[t])
+            torch.mul(previous, fired.logical_not(), out=out)
+            out.mul_(beta).add_(cur[t])
+        else:
+            torch.mul(previous, beta, out=out)
+            out.add_(cur[t])
+            if reset == "subtract":
+                out.sub_(torch.gt(previous, threshold) * threshold)
+        previous = out
+    return mem, resets
+
+
+def _membrane_backward(grad_mem: Tensor, beta: Tensor, resets: Tensor | None) -> Tensor:
+    """Reverse scan: ``dL/dI_t = dL/dU_t + dL/dI_{t+1} * dU_{t+1}/dU_t`` (reset detached)."""
+    grad_cur = torch.empty_like(grad_mem)
+    steps = grad_mem.shape[0]
+    grad_cur[steps - 1] = grad_mem[steps - 1]
+    for t in range(steps - 2, -1, -1):
+        carried = grad_cur[t + 1] * beta
+        if resets is not None:
+            carried.masked_fill_(resets[t + 1], 0.0)
+        torch.add(grad_mem[t], carried, out=grad_cur[t])
+    return grad_cur
+
+
+class _LeakyMembrane(torch.autograd.Function):
+    """``cur [T, ...] -> U [T, ...]``; ``beta`` (clamped) and ``threshold`` are constants."""
 
     @staticmethod
     def forward(ctx, cur: Tensor, beta: Tensor, threshold: Tensor, reset: str) -> Tensor:  # type: ignore[override]
-        mem = torch.empty_like(cur)  # keeps a channels-last layout (see layers._cpu_channels_last)
-        previous = torch.zeros_like(cur[0])
-        keep_reset = reset == "zero"
-        resets = torch.empty(cur.shape, dtype=torch.bool, device=cur.device) if keep_reset else None
-        for t in range(cur.shape[0]):
-            out = mem[t]
-            # the same arithmetic in the same order as snn.Leaky, so the values are bit-identical;
-            # R_t = H(U_{t-1} - theta) is snnTorch's mem_reset (U - theta > 0 exactly when U > theta)
-            if reset == "zero":
-                fired = torch.gt(previous, threshold, out=resets[t])  # type: ignore[index]
-                torch.mul(previous, fired.logical_not(), out=out)
-                out.mul_(beta).add_(cur[t])
-            else:
-                torch.mul(previous, beta, out=out)
-                out.add_(cur[t])
-                if reset == "subtract":
-                    out.sub_(torch.gt(previous, threshold) * threshold)
-            previous = out
-        ctx.reset = reset
-        ctx.save_for_backward(beta, resets if keep_reset else None)
+        mem, resets = _membrane_forward(cur, beta, threshold, reset)
+        ctx.save_for_backward(beta, resets)
         return mem
 
     @staticmethod
     def backward(ctx, grad_mem: Tensor):  # type: ignore[override]
         beta, resets = ctx.saved_tensors
-        grad_cur = torch.empty_like(grad_mem)
-        steps = grad_mem.shape[0]
-        grad_cur[steps - 1] = grad_mem[steps - 1]
-        for t in range(steps - 2, -1, -1):
-            # dL/dU_t = dL/dU_t (direct) + dL/dU_{t+1} * dU_{t+1}/dU_t
-            carried = grad_cur[t + 1] * beta
-            if resets is not None:
-                carried.masked_fill_(resets[t + 1], 0.0)
-            torch.add(grad_mem[t], carried, out=grad_cur[t])
-        return grad_cur, None, None, None
+        return _membrane_backward(grad_mem, beta, resets), None, None, None
+
+
+class _LeakySpikes(torch.autograd.Function):
+    """``cur [T, ...] -> (S, U)``, the spike function and its surrogate derivative
+    folded in: a few whole-sequence passes instead of about ten per step."""
+
+    @staticmethod
+    def forward(ctx, cur: Tensor, beta: Tensor, threshold: Tensor, graded: Tensor,  # type: ignore[override]
+                reset: str, surrogate: Surrogate) -> tuple[Tensor, Tensor]:
+        mem, resets = _membrane_forward(cur, beta, threshold, reset)
+        # snnTorch: S = H(U - theta) * graded_spikes_factor
+        spk = torch.gt(mem, threshold).to(cur.dtype).mul_(graded)
+        ctx.surrogate = surrogate
+        ctx.save_for_backward(mem, beta, threshold, graded, resets)
+        ctx.set_materialize_grads(False)  # an unused output (often the spikes of a readout) costs nothing
+        return spk, mem
+
+    @staticmethod
+    def backward(ctx, grad_spk: Tensor | None, grad_mem: Tensor | None):  # type: ignore[override]
+        mem, beta, threshold, graded, resets = ctx.saved_tensors
+        direct = None
+        if grad_spk is not None:
+            direct = ctx.surrogate.backward(mem - threshold, grad_spk * graded)
+        if grad_mem is not None:
+            direct = grad_mem if direct is None else direct.add_(grad_mem)
+        if direct is None:
+            return None, None, None, None, None, None
+        return _membrane_backward(direct, beta, resets), None, None, None, None, None
+
+
+def _constants(cur: Tensor, reset: str, *values) -> list[Tensor]:
+    if reset not in RESETS.values():
+        raise ValueError(f"reset must be one of {sorted(RESETS.values())}, got {reset!r}")
+    if cur.dim() < 2 or cur.shape[0] == 0:
+        raise ValueError(f"cur must be a time-first sequence [T, B, ...] with T >= 1, got {tuple(cur.shape)}")
+    return [torch.as_tensor(v, dtype=cur.dtype, device=cur.device).detach() for v in values]
 
 
 def leaky_membrane(cur: Tensor, beta: Tensor | float, threshold: Tensor | float,
@@ -113,13 +193,20 @@ def leaky_membrane(cur: Tensor, beta: Tensor | float, threshold: Tensor | float,
     ``[B, ...]`` (no gradient flows to them). The result is differentiable
     with respect to ``cur`` through the whole recurrence (BPTT).
     """
-    if reset not in RESETS.values():
-        raise ValueError(f"reset must be one of {sorted(RESETS.values())}, got {reset!r}")
-    if cur.dim() < 2 or cur.shape[0] == 0:
-        raise ValueError(f"cur must be a time-first sequence [T, B, ...] with T >= 1, got {tuple(cur.shape)}")
-    beta_t = torch.as_tensor(beta, dtype=cur.dtype, device=cur.device).detach().clamp(0, 1)
-    threshold_t = torch.as_tensor(threshold, dtype=cur.dtype, device=cur.device).detach()
-    return _LeakyMembrane.apply(cur, beta_t, threshold_t, reset)
+    beta_t, threshold_t = _constants(cur, reset, beta, threshold)
+    return _LeakyMembrane.apply(cur, beta_t.clamp(0, 1), threshold_t, reset)
+
+
+def leaky_sequence(cur: Tensor, beta: Tensor | float, threshold: Tensor | float, surrogate: Surrogate,
+                   reset: str = "subtract", graded_spikes_factor: Tensor | float = 1.0) -> tuple[Tensor, Tensor]:
+    """Spikes and membrane ``(S, U)``, both ``[T, B, ...]``, of a Leaky neuron.
+
+    ``U`` as in :func:`leaky_membrane`; ``S_t = H(U_t - theta) *
+    graded_spikes_factor`` with ``surrogate``'s derivative in the backward
+    pass — what ``snn.Leaky(spike_grad=surrogate)`` computes step by step.
+    """
+    beta_t, threshold_t, graded_t = _constants(cur, reset, beta, threshold, graded_spikes_factor)
+    return _LeakySpikes.apply(cur, beta_t.clamp(0, 1), threshold_t, graded_t, reset, surrogate)
 
 
 class SequenceLeaky(snn.Leaky):
@@ -145,10 +232,14 @@ class SequenceLeaky(snn.Leaky):
             raise ValueError(
                 f"SequenceLeaky takes a time-first sequence [T, B, ...], got shape {tuple(cur.shape)}"
             )
-        if self._fusable():
-            mem = leaky_membrane(cur, self.beta, self.threshold, RESETS[int(self.reset_mechanism_val)])
-            return self.fire(mem), mem
-        return self._forward_per_step(cur)
+        if not self._fusable():
+            return self._forward_per_step(cur)
+        reset = RESETS[int(self.reset_mechanism_val)]
+        if isinstance(self.spike_grad, Surrogate) and not self.graded_spikes_factor.requires_grad:
+            return leaky_sequence(cur, self.beta, self.threshold, self.spike_grad, reset, self.graded_spikes_factor)
+        # any other spike function: the recurrence fused, snnTorch's fire on all steps at once
+        mem = leaky_membrane(cur, self.beta, self.threshold, reset)
+        return self.fire(mem), mem
 
     def _fusable(self) -> bool:
         return (not self.state_quant and not self.inhibition and self.reset_delay
