@@ -78,15 +78,20 @@ class Surrogate:
     def __call__(self, x: Tensor) -> Tensor:
         return self._spike(x)
 
-    def backward(self, x: Tensor, grad: Tensor) -> Tensor:
-        """``grad * dS/dx`` at ``x = U - theta``: snnTorch's formula, same operation order."""
+    def backward_(self, x: Tensor, grad: Tensor) -> Tensor:
+        """``grad * dS/dx`` at ``x = U - theta``, computed in place in ``x``.
+
+        snnTorch's formulas (tested equal to its autograd within float
+        rounding): fast_sigmoid ``1 / (k|x| + 1)^2``; atan
+        ``k/2 / (1 + (pi/2 k x)^2)``; sigmoid ``k e^{-kx} / (e^{-kx} + 1)^2``.
+        """
         k = self.slope
         if self.name == "fast_sigmoid":
-            return grad / (k * torch.abs(x) + 1.0) ** 2
+            return x.abs_().mul_(k).add_(1.0).square_().reciprocal_().mul_(grad)
         if self.name == "atan":
-            return k / 2 / (1 + (torch.pi / 2 * k * x).pow_(2)) * grad
-        decay = torch.exp(-k * x)
-        return grad * k * decay / ((decay + 1) ** 2)
+            return x.mul_(torch.pi / 2 * k).square_().add_(1.0).reciprocal_().mul_(k / 2).mul_(grad)
+        decay = x.mul_(-k).exp_()
+        return (decay + 1).square_().reciprocal_().mul_(decay).mul_(k).mul_(grad)
 
     def __repr__(self) -> str:
         return f"Surrogate({self.name!r}, slope={self.slope:g})"
@@ -120,10 +125,11 @@ def _membrane_backward(grad_mem: Tensor, beta: Tensor, resets: Tensor | None) ->
     steps = grad_mem.shape[0]
     grad_cur[steps - 1] = grad_mem[steps - 1]
     for t in range(steps - 2, -1, -1):
-        carried = grad_cur[t + 1] * beta
-        if resets is not None:
-            carried.masked_fill_(resets[t + 1], 0.0)
-        torch.add(grad_mem[t], carried, out=grad_cur[t])
+        if resets is None:
+            torch.addcmul(grad_mem[t], grad_cur[t + 1], beta, out=grad_cur[t])
+        else:
+            carried = (grad_cur[t + 1] * beta).masked_fill_(resets[t + 1], 0.0)
+            torch.add(grad_mem[t], carried, out=grad_cur[t])
     return grad_cur
 
 
@@ -147,11 +153,13 @@ class _LeakySpikes(torch.autograd.Function):
     folded in: a few whole-sequence passes instead of about ten per step."""
 
     @staticmethod
-    def forward(ctx, cur: Tensor, beta: Tensor, threshold: Tensor, graded: Tensor,  # type: ignore[override]
+    def forward(ctx, cur: Tensor, beta: Tensor, threshold: Tensor, graded: Tensor | None,  # type: ignore[override]
                 reset: str, surrogate: Surrogate) -> tuple[Tensor, Tensor]:
         mem, resets = _membrane_forward(cur, beta, threshold, reset)
-        # snnTorch: S = H(U - theta) * graded_spikes_factor
-        spk = torch.gt(mem, threshold).to(cur.dtype).mul_(graded)
+        # snnTorch: S = H(U - theta) * graded_spikes_factor (None: a factor of 1)
+        spk = torch.gt(mem, threshold, out=torch.empty_like(mem))
+        if graded is not None:
+            spk.mul_(graded)
         ctx.surrogate = surrogate
         ctx.save_for_backward(mem, beta, threshold, graded, resets)
         ctx.set_materialize_grads(False)  # an unused output (often the spikes of a readout) costs nothing
@@ -162,7 +170,7 @@ class _LeakySpikes(torch.autograd.Function):
         mem, beta, threshold, graded, resets = ctx.saved_tensors
         direct = None
         if grad_spk is not None:
-            direct = ctx.surrogate.backward(mem - threshold, grad_spk * graded)
+            direct = ctx.surrogate.backward_(mem - threshold, grad_spk if graded is None else grad_spk * graded)
         if grad_mem is not None:
             direct = grad_mem if direct is None else direct.add_(grad_mem)
         if direct is None:
@@ -206,7 +214,9 @@ def leaky_sequence(cur: Tensor, beta: Tensor | float, threshold: Tensor | float,
     pass — what ``snn.Leaky(spike_grad=surrogate)`` computes step by step.
     """
     beta_t, threshold_t, graded_t = _constants(cur, reset, beta, threshold, graded_spikes_factor)
-    return _LeakySpikes.apply(cur, beta_t.clamp(0, 1), threshold_t, graded_t, reset, surrogate)
+    # a factor of exactly 1 (the default) is skipped; read on CPU only, where it costs no device sync
+    unit = graded_t.device.type == "cpu" and graded_t.numel() == 1 and float(graded_t) == 1.0
+    return _LeakySpikes.apply(cur, beta_t.clamp(0, 1), threshold_t, None if unit else graded_t, reset, surrogate)
 
 
 class SequenceLeaky(snn.Leaky):
