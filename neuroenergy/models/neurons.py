@@ -1,19 +1,21 @@
 """A Leaky (LIF) neuron run over a whole sequence in one call.
 
 snnTorch's ``snn.Leaky`` advances one time step per call; run over T steps it
-records about ten autograd nodes per step, and that bookkeeping, not the
-arithmetic, is most of a small network's training time on CPU. Here the
-membrane recurrence of all T steps is one autograd node:
+records about ten autograd nodes and a dozen element-wise passes per step, and
+that, not the synaptic arithmetic, was most of a small network's training time
+on CPU. Here a whole layer over all T steps is one autograd node:
 
-* :func:`leaky_membrane` (functional core) — forward: the exact snnTorch
-  update, step by step without autograd, so the values are bit-identical to
-  ``snn.Leaky``; backward: the reverse scan of the same recurrence
-  (``dU_t/dU_{t-1} = beta``, or ``beta * (1 - R_t)`` for the reset to zero;
-  the reset signal is detached, as in snnTorch);
-* :class:`SequenceLeaky` (module shell) — an ``snn.Leaky`` whose ``forward``
+* functional core — :func:`leaky_sequence` (spikes and membrane) and
+  :func:`leaky_membrane` (membrane only). Forward: the exact snnTorch update,
+  step by step without autograd, so the values are bit-identical to
+  ``snn.Leaky``. Backward: the surrogate derivative of the spikes
+  (:class:`Surrogate`, snnTorch's formulas), then the reverse scan of the same
+  recurrence (``dU_t/dU_{t-1} = beta``, or ``beta * (1 - R_t)`` for the reset
+  to zero; the reset signal is detached, as in snnTorch);
+* module shell — :class:`SequenceLeaky`, an ``snn.Leaky`` whose ``forward``
   takes ``cur [T, B, ...]`` and returns ``(spk, mem)``, both ``[T, B, ...]``.
-  The spikes come from snnTorch's own ``fire`` (its surrogate gradient) on
-  all steps at once.
+  With a spike function other than a :class:`Surrogate` it fuses the
+  recurrence only and applies snnTorch's own ``fire`` to all steps at once.
 
 Being an ``snn.Leaky``, it carries the same parameters and state-dict and is
 counted by :func:`neuroenergy.energy.measure` as a neuron; its class
