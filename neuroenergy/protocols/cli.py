@@ -17,11 +17,11 @@ __all__ = ["main"]
 
 # For the rough cost estimate of `show`: CPU-core throughput of an mlp in
 # sample-time-steps per second, and each architecture's cost relative to the
-# mlp at default sizes; both calibrated on the quick factorial (1,224 s of cell
-# time on 2 cores, per-architecture sums of the cells' wall time).
-_SAMPLE_STEPS_PER_CORE_S = 167_000.0
-_RELATIVE_COST = {"mlp": 1.0, "rnn": 1.3, "lagrangian": 1.5, "bimodal": 1.9, "lstm": 2.0,
-                  "cnn": 43.0, "transformer": 43.0}
+# mlp at default sizes; both calibrated on the quick factorial (8 min 34 s,
+# 1,016 s of cell time on 2 cores; per-architecture sums of cell wall time).
+_SAMPLE_STEPS_PER_CORE_S = 177_000.0
+_RELATIVE_COST = {"mlp": 1.0, "rnn": 1.3, "lagrangian": 1.5, "bimodal": 1.7, "lstm": 2.0,
+                  "cnn": 38.0, "transformer": 37.0}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -115,7 +115,7 @@ def _show(args) -> int:
         sample_steps += per_cell * weight * len(design.lams) * len(design.seeds)
     minutes = sample_steps / _SAMPLE_STEPS_PER_CORE_S / 60
     print(f"  estimated cost: about {minutes:.0f} CPU-core-minutes ({sample_steps:.3g} mlp-equivalent "
-          f"sample-time-steps, training counted x3 for backward; cnn and transformer cost ~43x an mlp); "
+          f"sample-time-steps, training counted x3 for backward; cnn and transformer cost ~37x an mlp); "
           f"divide by the number of workers for wall time; a rough guide from this machine, not a promise")
     return 0
 
