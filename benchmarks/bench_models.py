@@ -13,6 +13,8 @@
     compared on the same spikes).
 (b) Training (forward + backward) and inference (no-grad forward) samples/s
     of every architecture at its default sizes, same input.
+(c) One Leaky layer alone: SequenceLeaky (all T steps in one call) against
+    snn.Leaky called once per step, forward + backward, equal outputs.
 
 All figures are medians over ``--repeats`` runs, ours and the reference
 interleaved so that machine load hits both alike. Threads default to 2 (the
@@ -28,10 +30,12 @@ import statistics
 import time
 from collections.abc import Callable
 
+import snntorch as snn
 import torch
 from snntorch import spikegen
 
-from neuroenergy.models import build, list_architectures
+from neuroenergy.models import SequenceLeaky, build, list_architectures
+from neuroenergy.models.layers import make_surrogate, register_neuron
 from neuroenergy.models.reference import TutorialCNN, TutorialMLP, copy_cnn_weights, copy_mlp_weights
 from neuroenergy.spec import InputSpec
 
@@ -95,6 +99,43 @@ def compare(
     return mo / mr
 
 
+def leaky_layer_ratio(steps: int, batch: int, surrogate: str, repeats: int) -> float:
+    """Median time ratio SequenceLeaky / per-step snn.Leaky loop (forward + backward)."""
+    kwargs = dict(beta=0.9, spike_grad=make_surrogate(surrogate, 25.0))
+    fused = register_neuron(SequenceLeaky(**kwargs))
+    stepped = register_neuron(snn.Leaky(**kwargs))
+    cur = (torch.rand(steps, batch, 1000, generator=torch.Generator().manual_seed(0)) * 0.4).requires_grad_()
+    weights = torch.rand(steps, batch, 1000)
+
+    def per_step() -> tuple[torch.Tensor, torch.Tensor]:
+        mem = torch.zeros_like(cur[0])
+        spikes, mems = [], []
+        for c in cur.unbind(0):
+            spk, mem = stepped(c, mem)
+            spikes.append(spk)
+            mems.append(mem)
+        return torch.stack(spikes), torch.stack(mems)
+
+    def step(run: Callable[[], tuple[torch.Tensor, torch.Tensor]]) -> None:
+        cur.grad = None
+        spk, mem = run()
+        ((spk * weights).sum() + mem.square().sum()).backward()
+
+    spk_a, mem_a = fused(cur)
+    spk_b, mem_b = per_step()
+    assert torch.equal(spk_a, spk_b) and torch.equal(mem_a, mem_b)
+    t_fused, t_step = [], []
+    for i in range(repeats + 1):
+        a, b = timed(lambda: step(lambda: fused(cur))), timed(lambda: step(per_step))
+        if i:
+            t_fused.append(a)
+            t_step.append(b)
+    mf, ms = statistics.median(t_fused), statistics.median(t_step)
+    print(f"  {surrogate:<13} SequenceLeaky {mf * 1e3:7.2f} ms   snn.Leaky per step {ms * 1e3:7.2f} ms   "
+          f"ratio {mf / ms:5.2f}")
+    return mf / ms
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
@@ -138,6 +179,11 @@ def main() -> None:
     met = [f"{n} {e}" for (n, e), r in ratios.items() if r <= 0.5]
     missed = [f"{n} {e} ({r:.2f})" for (n, e), r in ratios.items() if r > 0.5]
     print(f"  target <= 0.5 met: {', '.join(met) or 'none'}; not met: {', '.join(missed) or 'none'}")
+
+    print("\n(c) one Leaky layer alone, forward+backward on cur [T, B, 1000]: SequenceLeaky (one call) / "
+          "snn.Leaky called once per step, equal outputs asserted")
+    for surrogate in ("fast_sigmoid", "atan"):
+        leaky_layer_ratio(t, bsz, surrogate, args.repeats)
 
     print(f"\n(b) samples/s of every architecture at default sizes (MNIST input, default encoder rate, "
           f"B={bsz}, T={t})")

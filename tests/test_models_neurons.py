@@ -140,3 +140,21 @@ def test_sequence_leaky_variants_match_snntorch(case):
     (grad_b,) = torch.autograd.grad(loss(spk_b, mem_b), cur)
     torch.testing.assert_close(grad_a, grad_b, rtol=1e-5, atol=1e-6)
     assert grad_a.abs().sum() > 0
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_backward_in_one_block_equals_step_by_step(reset):
+    """The GPU layout of the backward (all steps per pass) gives the CPU's
+    (one step per pass) gradients."""
+    from neuroenergy.models.neurons import _LeakySpikes
+
+    g = torch.Generator().manual_seed(4)
+    cur = (torch.rand(9, 3, 5, generator=g) * 1.5).requires_grad_()
+    weights = torch.rand(9, 3, 5, generator=g)
+    surrogate = make_surrogate("sigmoid", 4.0)
+    grads = []
+    for block in (1, 4, 9):
+        spk, mem = _LeakySpikes.apply(cur, torch.tensor(0.8), torch.tensor(1.0), None, reset, surrogate, block)
+        grads.append(torch.autograd.grad((spk * weights).sum() + mem.sum(), cur)[0])
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(grads[2], grads[0], rtol=1e-6, atol=1e-7)

@@ -99,39 +99,69 @@ class Surrogate:
         return f"Surrogate({self.name!r}, slope={self.slope:g})"
 
 
-def _membrane_forward(cur: Tensor, beta: Tensor, threshold: Tensor, reset: str) -> tuple[Tensor, Tensor | None]:
-    """``U [T, ...]`` from zero state, and the reset masks ``R [T, ...]`` for reset "zero"."""
+def _membrane_forward(cur: Tensor, beta: Tensor, threshold: Tensor, reset: str) -> tuple[Tensor, Tensor]:
+    """``U [T, ...]`` from zero state and ``H [T, ...]``, ``H_t = H(U_t - theta)`` as 0/1 floats.
+
+    The same arithmetic in the same order as ``snn.Leaky``, so the values are
+    bit-identical: its reset signal ``R_t = H(U_{t-1} - theta)`` is ``H_{t-1}``
+    (``U - theta > 0`` exactly when ``U > theta``), and ``R theta`` is exact for
+    R in {0, 1}, so subtracting it with ``addcmul`` rounds once, as snnTorch does.
+    """
     mem = torch.empty_like(cur)  # keeps a channels-last layout (see layers._cpu_channels_last)
-    previous = torch.zeros_like(cur[0])
-    resets = torch.empty(cur.shape, dtype=torch.bool, device=cur.device) if reset == "zero" else None
+    fired = torch.empty_like(mem)
     for t in range(cur.shape[0]):
         out = mem[t]
-        # the same arithmetic in the same order as snn.Leaky, so the values are bit-identical;
-        # R_t = H(U_{t-1} - theta) is snnTorch's mem_reset (U - theta > 0 exactly when U > theta)
-        if resets is not None:
-            fired = torch.gt(previous, threshold, out=resets[t])
-            torch.mul(previous, fired.logical_not(), out=out)
+        if t == 0:
+            out.copy_(cur[0])  # beta * 0 + I_0 - 0 * theta
+        elif reset == "zero":  # U_t = beta * ((1 - R_t) * U_{t-1}) + I_t
+            torch.mul(torch.rsub(fired[t - 1], 1.0), mem[t - 1], out=out)
             out.mul_(beta).add_(cur[t])
         else:
-            torch.mul(previous, beta, out=out)
+            torch.mul(mem[t - 1], beta, out=out)
             out.add_(cur[t])
             if reset == "subtract":
-                out.sub_(torch.gt(previous, threshold) * threshold)
-        previous = out
-    return mem, resets
+                out.addcmul_(fired[t - 1], threshold, value=-1.0)
+        torch.gt(out, threshold, out=fired[t])
+    return mem, fired
 
 
-def _membrane_backward(grad_mem: Tensor, beta: Tensor, resets: Tensor | None) -> Tensor:
-    """Reverse scan: ``dL/dI_t = dL/dU_t + dL/dI_{t+1} * dU_{t+1}/dU_t`` (reset detached)."""
-    grad_cur = torch.empty_like(grad_mem)
-    steps = grad_mem.shape[0]
-    grad_cur[steps - 1] = grad_mem[steps - 1]
-    for t in range(steps - 2, -1, -1):
-        if resets is None:
-            torch.addcmul(grad_mem[t], grad_cur[t + 1], beta, out=grad_cur[t])
+def _steps_per_block(t: Tensor) -> int:
+    """Time steps handled per pass in the backward: one on CPU, where a step of a
+    layer stays in cache across the dozen operations applied to it; all on a
+    GPU, where fewer, larger kernels are what counts."""
+    return 1 if t.device.type == "cpu" else t.shape[0]
+
+
+def _leaky_backward(mem: Tensor, fired: Tensor, beta: Tensor, threshold: Tensor, reset: str,
+                    grad_spk: Tensor | None, grad_mem: Tensor | None,
+                    surrogate: Surrogate | None, steps_per_block: int) -> Tensor:
+    """``dL/dI [T, ...]`` from the gradients on the spikes (through ``surrogate``)
+    and on the membrane, by the reverse scan
+    ``dL/dI_t = dL/dU_t + dL/dI_{t+1} * dU_{t+1}/dU_t`` with
+    ``dU_{t+1}/dU_t = beta`` (subtract, none) or ``beta * (1 - H_t)`` (zero);
+    the reset signal is detached, as in snnTorch."""
+    steps = mem.shape[0]
+    grad_cur = torch.empty_like(mem)
+    # one buffer for every block: a fresh large allocation per step costs page faults on CPU
+    scratch = torch.empty_like(mem[:steps_per_block]) if grad_spk is not None else None
+    for stop in range(steps, 0, -steps_per_block):
+        block = slice(max(0, stop - steps_per_block), stop)
+        if grad_spk is not None:
+            shifted = torch.sub(mem[block], threshold, out=scratch[:stop - block.start])  # type: ignore[index]
+            direct = surrogate.backward_(shifted, grad_spk[block])  # type: ignore[union-attr]
+            if grad_mem is not None:
+                direct.add_(grad_mem[block])
         else:
-            carried = (grad_cur[t + 1] * beta).masked_fill_(resets[t + 1], 0.0)
-            torch.add(grad_mem[t], carried, out=grad_cur[t])
+            direct = grad_mem[block]  # type: ignore[index]
+        for t in range(stop - 1, block.start - 1, -1):
+            here = direct[t - block.start]
+            if t == steps - 1:
+                grad_cur[t].copy_(here)
+            elif reset == "zero":
+                carried = (grad_cur[t + 1] * beta).masked_fill_(fired[t] > 0, 0.0)
+                torch.add(here, carried, out=grad_cur[t])
+            else:
+                torch.addcmul(here, grad_cur[t + 1], beta, out=grad_cur[t])
     return grad_cur
 
 
@@ -140,44 +170,44 @@ class _LeakyMembrane(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, cur: Tensor, beta: Tensor, threshold: Tensor, reset: str) -> Tensor:  # type: ignore[override]
-        mem, resets = _membrane_forward(cur, beta, threshold, reset)
-        ctx.save_for_backward(beta, resets)
+        mem, fired = _membrane_forward(cur, beta, threshold, reset)
+        ctx.reset = reset
+        ctx.save_for_backward(mem, fired, beta, threshold)
         return mem
 
     @staticmethod
     def backward(ctx, grad_mem: Tensor):  # type: ignore[override]
-        beta, resets = ctx.saved_tensors
-        return _membrane_backward(grad_mem, beta, resets), None, None, None
+        mem, fired, beta, threshold = ctx.saved_tensors
+        grad = _leaky_backward(mem, fired, beta, threshold, ctx.reset, None, grad_mem, None, _steps_per_block(mem))
+        return grad, None, None, None
 
 
 class _LeakySpikes(torch.autograd.Function):
     """``cur [T, ...] -> (S, U)``, the spike function and its surrogate derivative
-    folded in: a few whole-sequence passes instead of about ten per step."""
+    folded in: a few operations per step instead of about twenty."""
 
     @staticmethod
     def forward(ctx, cur: Tensor, beta: Tensor, threshold: Tensor, graded: Tensor | None,  # type: ignore[override]
-                reset: str, surrogate: Surrogate) -> tuple[Tensor, Tensor]:
-        mem, resets = _membrane_forward(cur, beta, threshold, reset)
+                reset: str, surrogate: Surrogate, steps_per_block: int) -> tuple[Tensor, Tensor]:
+        mem, fired = _membrane_forward(cur, beta, threshold, reset)
         # snnTorch: S = H(U - theta) * graded_spikes_factor (None: a factor of 1)
-        spk = torch.gt(mem, threshold, out=torch.empty_like(mem))
-        if graded is not None:
-            spk.mul_(graded)
-        ctx.surrogate = surrogate
-        ctx.save_for_backward(mem, beta, threshold, graded, resets)
+        spk = fired if graded is None else fired * graded
+        ctx.reset, ctx.surrogate, ctx.steps_per_block = reset, surrogate, steps_per_block
+        ctx.save_for_backward(mem, fired, beta, threshold, graded)
         ctx.set_materialize_grads(False)  # an unused output (often the spikes of a readout) costs nothing
         return spk, mem
 
     @staticmethod
     def backward(ctx, grad_spk: Tensor | None, grad_mem: Tensor | None):  # type: ignore[override]
-        mem, beta, threshold, graded, resets = ctx.saved_tensors
-        direct = None
-        if grad_spk is not None:
-            direct = ctx.surrogate.backward_(mem - threshold, grad_spk if graded is None else grad_spk * graded)
-        if grad_mem is not None:
-            direct = grad_mem if direct is None else direct.add_(grad_mem)
-        if direct is None:
-            return None, None, None, None, None, None
-        return _membrane_backward(direct, beta, resets), None, None, None, None, None
+        mem, fired, beta, threshold, graded = ctx.saved_tensors
+        none = (None,) * 6
+        if grad_spk is None and grad_mem is None:
+            return (None, *none)
+        if grad_spk is not None and graded is not None:
+            grad_spk = grad_spk * graded
+        grad = _leaky_backward(mem, fired, beta, threshold, ctx.reset, grad_spk, grad_mem,
+                               ctx.surrogate, ctx.steps_per_block)
+        return (grad, *none)
 
 
 def _constants(cur: Tensor, reset: str, *values) -> list[Tensor]:
@@ -218,7 +248,8 @@ def leaky_sequence(cur: Tensor, beta: Tensor | float, threshold: Tensor | float,
     beta_t, threshold_t, graded_t = _constants(cur, reset, beta, threshold, graded_spikes_factor)
     # a factor of exactly 1 (the default) is skipped; read on CPU only, where it costs no device sync
     unit = graded_t.device.type == "cpu" and graded_t.numel() == 1 and float(graded_t) == 1.0
-    return _LeakySpikes.apply(cur, beta_t.clamp(0, 1), threshold_t, None if unit else graded_t, reset, surrogate)
+    return _LeakySpikes.apply(cur, beta_t.clamp(0, 1), threshold_t, None if unit else graded_t, reset, surrogate,
+                              _steps_per_block(cur))
 
 
 class SequenceLeaky(snn.Leaky):
