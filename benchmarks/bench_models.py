@@ -11,10 +11,10 @@
     tutorials do) and ``rate`` (Bernoulli spikes: ours from the model's
     encoder, the tutorial's from ``snntorch.spikegen.rate``; outputs are
     compared on the same spikes).
-(b) Training (forward + backward) and inference (no-grad forward) samples/s
-    of every architecture at its default sizes, same input.
-(c) One Leaky layer alone: SequenceLeaky (all T steps in one call) against
+(b) One Leaky layer alone: SequenceLeaky (all T steps in one call) against
     snn.Leaky called once per step, forward + backward, equal outputs.
+(c) Training (forward + backward) and inference (no-grad forward) samples/s
+    of every architecture at its default sizes, same input.
 
 All figures are medians over ``--repeats`` runs, ours and the reference
 interleaved so that machine load hits both alike. Threads default to 2 (the
@@ -180,12 +180,12 @@ def main() -> None:
     missed = [f"{n} {e} ({r:.2f})" for (n, e), r in ratios.items() if r > 0.5]
     print(f"  target <= 0.5 met: {', '.join(met) or 'none'}; not met: {', '.join(missed) or 'none'}")
 
-    print("\n(c) one Leaky layer alone, forward+backward on cur [T, B, 1000]: SequenceLeaky (one call) / "
+    print("\n(b) one Leaky layer alone, forward+backward on cur [T, B, 1000]: SequenceLeaky (one call) / "
           "snn.Leaky called once per step, equal outputs asserted")
     for surrogate in ("fast_sigmoid", "atan"):
         leaky_layer_ratio(t, bsz, surrogate, args.repeats)
 
-    print(f"\n(b) samples/s of every architecture at default sizes (MNIST input, default encoder rate, "
+    print(f"\n(c) samples/s of every architecture at default sizes (MNIST input, default encoder rate, "
           f"B={bsz}, T={t})")
     print(f"  {'arch':<12} {'family':<13} {'params':>8} {'train/s':>9} {'infer/s':>9}")
     reps = max(1, args.repeats // 2)
