@@ -158,3 +158,12 @@ def test_backward_in_one_block_equals_step_by_step(reset):
         grads.append(torch.autograd.grad((spk * weights).sum() + mem.sum(), cur)[0])
     torch.testing.assert_close(grads[1], grads[0], rtol=1e-6, atol=1e-7)
     torch.testing.assert_close(grads[2], grads[0], rtol=1e-6, atol=1e-7)
+
+
+def test_sigmoid_surrogate_stays_finite_far_below_threshold():
+    # snnTorch's sigmoid derivative is exp(-kx) / (exp(-kx) + 1)^2: inf / inf = NaN at x = -10, k = 25
+    cur = torch.tensor([[-10.0], [0.5], [0.9]], requires_grad=True)
+    neuron = register_neuron(SequenceLeaky(beta=0.5, spike_grad=make_surrogate("sigmoid", 25.0)))
+    spk, _ = neuron(cur)
+    (grad,) = torch.autograd.grad(spk.sum(), cur)
+    assert torch.isfinite(grad).all() and grad[0, 0] >= 0

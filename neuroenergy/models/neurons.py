@@ -61,7 +61,7 @@ class Surrogate:
     Called like the function snnTorch's ``surrogate.fast_sigmoid(slope)`` /
     ``atan(alpha)`` / ``sigmoid(slope)`` return (it *is* that function), so any
     snnTorch neuron takes it as ``spike_grad``; :class:`SequenceLeaky` also
-    uses :meth:`backward` to fold the derivative into its own backward pass.
+    uses :meth:`backward_` to fold the derivative into its own backward pass.
     """
 
     NAMES = ("fast_sigmoid", "atan", "sigmoid")
@@ -83,17 +83,20 @@ class Surrogate:
     def backward_(self, x: Tensor, grad: Tensor) -> Tensor:
         """``grad * dS/dx`` at ``x = U - theta``, computed in place in ``x``.
 
-        snnTorch's formulas (tested equal to its autograd within float
+        snnTorch's derivatives (tested equal to its autograd within float
         rounding): fast_sigmoid ``1 / (k|x| + 1)^2``; atan
-        ``k/2 / (1 + (pi/2 k x)^2)``; sigmoid ``k e^{-kx} / (e^{-kx} + 1)^2``.
+        ``k/2 / (1 + (pi/2 k x)^2)``; sigmoid ``k e^{-kx} / (e^{-kx} + 1)^2``,
+        computed as ``k s (1 - s)`` with ``s = sigmoid(kx)``: snnTorch's form
+        overflows to NaN once ``-kx`` exceeds about 88 (e.g. U 3.5 below
+        threshold at slope 25); this one goes to 0 there.
         """
         k = self.slope
         if self.name == "fast_sigmoid":
             return x.abs_().mul_(k).add_(1.0).square_().reciprocal_().mul_(grad)
         if self.name == "atan":
             return x.mul_(torch.pi / 2 * k).square_().add_(1.0).reciprocal_().mul_(k / 2).mul_(grad)
-        decay = x.mul_(-k).exp_()
-        return (decay + 1).square_().reciprocal_().mul_(decay).mul_(k).mul_(grad)
+        s = x.mul_(k).sigmoid_()
+        return torch.rsub(s, 1.0).mul_(s).mul_(k).mul_(grad)
 
     def __repr__(self) -> str:
         return f"Surrogate({self.name!r}, slope={self.slope:g})"
