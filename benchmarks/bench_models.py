@@ -20,7 +20,7 @@ All figures are medians over ``--repeats`` runs, ours and the reference
 interleaved so that machine load hits both alike. Threads default to 2 (the
 project's CI machine).
 
-Run: .venv/bin/python benchmarks/bench_models.py [--repeats N] [--threads N]
+Run: .venv/bin/python benchmarks/bench_models.py [--repeats N] [--threads N] [--device cuda]
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from neuroenergy.models import SequenceLeaky, build, list_architectures
 from neuroenergy.models.layers import make_surrogate, register_neuron
 from neuroenergy.models.reference import TutorialCNN, TutorialMLP, copy_cnn_weights, copy_mlp_weights
 from neuroenergy.spec import InputSpec
+from neuroenergy.train import resolve_device
 
 MNIST = InputSpec("image", (1, 28, 28))
 
@@ -60,9 +61,13 @@ def train_step(fn: Callable[[], torch.Tensor], params: list[torch.nn.Parameter])
     fn().mean(0).square().sum().backward()
 
 
-def timed(fn: Callable[[], None]) -> float:
+def timed(fn: Callable[[], None], device: torch.device = torch.device("cpu")) -> float:
+    if device.type == "cuda":  # kernels run asynchronously: time them to completion
+        torch.cuda.synchronize(device)
     t0 = time.perf_counter()
     fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
     return time.perf_counter() - t0
 
 
@@ -75,6 +80,7 @@ def compare(
     encoding: str,
     repeats: int,
     ref_layout: Callable[[torch.Tensor], torch.Tensor],
+    device: torch.device,
 ) -> float:
     """Median time ratio ours / tutorial for forward + backward; asserts equal
     outputs on the same spikes (our encoder's, put in the tutorial's layout by
@@ -87,10 +93,10 @@ def compare(
     for i in range(repeats + 1):  # the first round warms up
         seed = 100 + i
         torch.manual_seed(seed)
-        o = timed(lambda: train_step(lambda: ours(x), ours_params))
+        o = timed(lambda: train_step(lambda: ours(x), ours_params), device)
         torch.manual_seed(seed)
         # the tutorial encodes the batch outside the network; that is part of its step too
-        r = timed(lambda: train_step(lambda: ref(ref_input()), ref_params))
+        r = timed(lambda: train_step(lambda: ref(ref_input()), ref_params), device)
         if i:
             t_ours.append(o)
             t_ref.append(r)
@@ -99,13 +105,16 @@ def compare(
     return mo / mr
 
 
-def leaky_layer_ratio(steps: int, batch: int, surrogate: str, repeats: int) -> float:
+def leaky_layer_ratio(steps: int, batch: int, surrogate: str, repeats: int, device: torch.device) -> float:
     """Median time ratio SequenceLeaky / per-step snn.Leaky loop (forward + backward)."""
     kwargs = dict(beta=0.9, spike_grad=make_surrogate(surrogate, 25.0))
     fused = register_neuron(SequenceLeaky(**kwargs))
     stepped = register_neuron(snn.Leaky(**kwargs))
-    cur = (torch.rand(steps, batch, 1000, generator=torch.Generator().manual_seed(0)) * 0.4).requires_grad_()
-    weights = torch.rand(steps, batch, 1000)
+    fused.to(device)
+    stepped.to(device)
+    cur = (torch.rand(steps, batch, 1000, generator=torch.Generator().manual_seed(0)) * 0.4).to(device)
+    cur.requires_grad_()
+    weights = torch.rand(steps, batch, 1000).to(device)
 
     def per_step() -> tuple[torch.Tensor, torch.Tensor]:
         mem = torch.zeros_like(cur[0])
@@ -126,7 +135,7 @@ def leaky_layer_ratio(steps: int, batch: int, surrogate: str, repeats: int) -> f
     assert torch.equal(spk_a, spk_b) and torch.equal(mem_a, mem_b)
     t_fused, t_step = [], []
     for i in range(repeats + 1):
-        a, b = timed(lambda: step(lambda: fused(cur))), timed(lambda: step(per_step))
+        a, b = timed(lambda: step(lambda: fused(cur)), device), timed(lambda: step(per_step), device)
         if i:
             t_fused.append(a)
             t_step.append(b)
@@ -142,11 +151,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--steps", type=int, default=25)
+    ap.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
     t, bsz = args.steps, args.batch
     x, source = mnist_batch(bsz)
-    print(f"neuroenergy.models benchmark: input {source} [B={bsz}, 1, 28, 28], T={t}, "
+    x = x.to(device)
+    print(f"neuroenergy.models benchmark: input {source} [B={bsz}, 1, 28, 28], T={t}, device {device}, "
           f"threads={torch.get_num_threads()}, repeats={args.repeats} (medians)")
     print(f"torch {torch.__version__}")
 
@@ -159,22 +171,26 @@ def main() -> None:
                     surrogate="fast_sigmoid", slope=25.0)
         ref = TutorialMLP(784, 1000, 10, beta=0.95)
         copy_mlp_weights(mlp, ref)
+        mlp.to(device)
+        ref.to(device)
         if encoding == "direct":
             inp = lambda: x.flatten(1).expand(t, bsz, 784)  # noqa: E731  (same tensor every step)
         else:
             inp = lambda: spikegen.rate(x, num_steps=t).flatten(2)  # noqa: E731
         ratios[("mlp", encoding)] = compare("mlp", mlp, ref, x, inp, encoding, args.repeats,
-                                            lambda s: s.flatten(2))
+                                            lambda s: s.flatten(2), device)
 
         cnn = build("cnn", MNIST, 10, channels=[12, 64], kernel_size=5, padding="valid", beta=0.5,
                     num_steps=t, encoder=encoding, surrogate="fast_sigmoid", slope=25.0)
         ref = TutorialCNN(10, beta=0.5)
         copy_cnn_weights(cnn, ref)
+        cnn.to(device)
+        ref.to(device)
         if encoding == "direct":
             inp = lambda: x.expand(t, *x.shape)  # noqa: E731
         else:
             inp = lambda: spikegen.rate(x, num_steps=t)  # noqa: E731
-        ratios[("cnn", encoding)] = compare("cnn", cnn, ref, x, inp, encoding, args.repeats, lambda s: s)
+        ratios[("cnn", encoding)] = compare("cnn", cnn, ref, x, inp, encoding, args.repeats, lambda s: s, device)
 
     met = [f"{n} {e}" for (n, e), r in ratios.items() if r <= 0.5]
     missed = [f"{n} {e} ({r:.2f})" for (n, e), r in ratios.items() if r > 0.5]
@@ -183,7 +199,7 @@ def main() -> None:
     print("\n(b) one Leaky layer alone, forward+backward on cur [T, B, 1000]: SequenceLeaky (one call) / "
           "snn.Leaky called once per step, equal outputs asserted")
     for surrogate in ("fast_sigmoid", "atan"):
-        leaky_layer_ratio(t, bsz, surrogate, args.repeats)
+        leaky_layer_ratio(t, bsz, surrogate, args.repeats, device)
 
     print(f"\n(c) samples/s of every architecture at default sizes (MNIST input, default encoder rate, "
           f"B={bsz}, T={t})")
@@ -191,14 +207,14 @@ def main() -> None:
     reps = max(1, args.repeats // 2)
     for name in list_architectures():
         torch.manual_seed(0)
-        model = build(name, MNIST, 10, num_steps=t)
+        model = build(name, MNIST, 10, num_steps=t).to(device)
         params = list(model.parameters())
         train = []
         infer = []
         for i in range(reps + 1):
-            tr = timed(lambda: train_step(lambda: model(x), params))
+            tr = timed(lambda: train_step(lambda: model(x), params), device)
             with torch.no_grad():
-                inf = timed(lambda: model(x))
+                inf = timed(lambda: model(x), device)
             if i:
                 train.append(tr)
                 infer.append(inf)
