@@ -172,6 +172,16 @@ def test_bad_inputs(spec, name, x, pattern):
         encoder(spec, name, num_steps=2)(x)
 
 
+def test_huge_finite_inputs_are_not_mistaken_for_infinite():
+    # their sum overflows to inf; the per-value check then clears them
+    x = torch.full((2, 1, 6, 6), 3e38)
+    x[0, 0, 0, 0] = float("inf")
+    with pytest.raises(InvalidInputError, match="NaN or infinite"):
+        encoder(IMAGE, "direct", num_steps=2)(x)
+    x[0, 0, 0, 0] = 3e38
+    assert encoder(IMAGE, "direct", num_steps=2)(x).shape == (2, 2, 1, 6, 6)
+
+
 def test_every_kind_has_its_encoders():
     for kind, names in ENCODERS_BY_KIND.items():
         for name in names:
