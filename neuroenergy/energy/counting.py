@@ -58,11 +58,20 @@ class SynOps(NamedTuple):
     binary: bool
 
 
+#: On CPU, :func:`is_binary` checks large tensors in pieces of about this many
+#: elements: a sign copy of the whole tensor would be a fresh multi-megabyte
+#: allocation, and its page faults cost more than the check itself.
+_BINARY_CHECK_PIECE = 1 << 16
+
+
 def is_binary(x: torch.Tensor) -> bool:
     """True when every value of ``x`` is -1, 0 or 1 (a spike tensor)."""
     # x equals its sign exactly when x is in {-1, 0, 1} (NaN never does); torch.equal
     # compares without building a boolean tensor, twice as fast as eq(...).all()
-    return torch.equal(x, torch.sign(x))
+    if x.device.type != "cpu" or x.dim() == 0 or x.numel() <= _BINARY_CHECK_PIECE:
+        return torch.equal(x, torch.sign(x))
+    rows = max(1, _BINARY_CHECK_PIECE // max(1, x[0].numel()))
+    return all(torch.equal(piece, torch.sign(piece)) for piece in x.split(rows))
 
 
 def _nonzero(x: torch.Tensor) -> torch.Tensor:
