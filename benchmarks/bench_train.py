@@ -17,7 +17,7 @@ Prints, as medians over repeats run interleaved in one process, per encoder:
   end against the tutorial with its test pass (and, stricter, without);
   each ratio is the median (and range) of the per-repeat ratios.
 
-Run: NEUROENERGY_DATA=../shared/data .venv/bin/python benchmarks/bench_train.py [--repeats N]
+Run: NEUROENERGY_DATA=../shared/data .venv/bin/python benchmarks/bench_train.py [--repeats N] [--device cuda]
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ from snntorch import spikegen
 
 from neuroenergy import data, models
 from neuroenergy.models.reference import TutorialMLP, copy_mlp_weights
-from neuroenergy.train import fit
+from neuroenergy.train import fit, resolve_device
 
 
 def tutorial_epoch(net: TutorialMLP, train, test, batch_size: int, steps: int, encoder: str, seed: int,
-                   test_pass: bool) -> int:
+                   test_pass: bool, device: torch.device) -> int:
     """One epoch of the tutorial loop; returns the number of samples trained on.
 
     ``test_pass``: after every step, one no-grad forward pass on a test batch
@@ -48,9 +48,10 @@ def tutorial_epoch(net: TutorialMLP, train, test, batch_size: int, steps: int, e
         return spikegen.rate(x, num_steps=steps) if encoder == "rate" else x.expand(steps, *x.shape)
 
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
-    test_x, test_y = next(iter(test.batches(batch_size)))
+    test_x, test_y = (t.to(device) for t in next(iter(test.batches(batch_size))))
     seen = 0
     for x, y in train.batches(batch_size, shuffle=True, seed=seed):
+        x, y = x.to(device), y.to(device)
         out = net(encode(x))
         loss = F.cross_entropy(out.mean(0), y)
         opt.zero_grad()
@@ -60,6 +61,7 @@ def tutorial_epoch(net: TutorialMLP, train, test, batch_size: int, steps: int, e
         if test_pass:
             with torch.no_grad():
                 float(F.cross_entropy(net(encode(test_x)).mean(0), test_y))
+    float(loss)  # wait for the last step (asynchronous on a GPU)
     return seen
 
 
@@ -70,13 +72,15 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=4000)
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
     info = data.info("mnist")
     train = data.load("mnist", "train", limit=args.samples)
     test = data.load("mnist", "test", limit=500)
     print(f"MNIST {args.samples} training samples, 1 epoch, B={args.batch}, T={args.steps}, "
-          f"{args.threads} threads; median of {args.repeats} interleaved repeats")
+          f"device {device}, {args.threads} threads; median of {args.repeats} interleaved repeats")
     for encoder in ("rate", "direct"):
         rates: dict[str, list[float]] = {"tutorial": [], "tutorial + test pass": [], "fit (training loop)": [],
                                          "fit (end to end)": [], "fit (no op counting)": []}
@@ -86,19 +90,19 @@ def main() -> None:
             ref = TutorialMLP(784, model.fcs[0].out_features, info.num_classes, beta=0.9)
             copy_mlp_weights(model, ref)
             for name, test_pass in (("tutorial", False), ("tutorial + test pass", True)):
-                net = copy.deepcopy(ref)
+                net = copy.deepcopy(ref).to(device)
                 start = time.perf_counter()
-                seen = tutorial_epoch(net, train, test, args.batch, args.steps, encoder, repeat, test_pass)
+                seen = tutorial_epoch(net, train, test, args.batch, args.steps, encoder, repeat, test_pass, device)
                 rates[name].append(seen / (time.perf_counter() - start))
             start = time.perf_counter()
             result = fit(model, train, test, lam=1e-3, epochs=1, batch_size=args.batch, lr=2e-3, seed=repeat,
-                         device="cpu", eval_size=200)
+                         device=device, eval_size=200)
             rates["fit (end to end)"].append(result.samples / (time.perf_counter() - start))
             rates["fit (training loop)"].append(result.samples / result.train_time_s)
             torch.manual_seed(repeat)
             model = models.build("mlp", info.input_spec, info.num_classes, num_steps=args.steps, encoder=encoder)
             result = fit(model, train, test, lam=1e-3, epochs=1, batch_size=args.batch, lr=2e-3, seed=repeat,
-                         device="cpu", eval_size=200, count_training_ops=False)
+                         device=device, eval_size=200, count_training_ops=False)
             rates["fit (no op counting)"].append(result.samples / result.train_time_s)
         medians = {name: statistics.median(values) for name, values in rates.items()}
         print(f"encoder {encoder}:")
