@@ -84,6 +84,10 @@ def minmax_unit(x: Tensor) -> Tensor:
     return ((flat - lo) / (hi - lo).clamp_min(_EPS)).reshape(x.shape)
 
 
+#: Elements of a rate-code block drawn at once on CPU (see :func:`rate_encode`).
+_RATE_BLOCK_ELEMENTS = 1 << 18
+
+
 def rate_encode(x: Tensor, num_steps: int, gain: float = 1.0) -> Tensor:
     """Bernoulli rate code of ``x [B, ...]`` in [0, 1] -> ``[T, B, ...]`` in {0, 1}.
 
@@ -97,16 +101,24 @@ def rate_encode(x: Tensor, num_steps: int, gain: float = 1.0) -> Tensor:
     the comparison runs on 16-bit integers straight into the float result.
     """
     p = (x * gain).clamp(0.0, 1.0) if gain != 1.0 else x.clamp(0.0, 1.0)
-    shape = (num_steps, *x.shape)
-    count = num_steps * x.numel()
-    # the full int64 range (2**64 - 1 values): every 16-bit part of a draw is uniform
-    words = torch.randint(-2**63, 2**63 - 1, ((count + 3) // 4,), dtype=torch.int64, device=x.device)
-    # arithmetic shift: the top 15 bits of each part, u - 2**14 in [-2**14, 2**14)
-    signed = words.view(torch.int16)[:count].reshape(shape).bitwise_right_shift_(1)
     # u < p * 2**15  <=>  u - 2**14 < ceil(p * 2**15) - 2**14, which lies in [-2**14, 2**14]: an int16
     wide = torch.float32 if p.dtype != torch.float64 else p.dtype
     threshold = (p.to(wide) * 32768.0).ceil_().sub_(16384.0).to(torch.int16)
-    return torch.lt(signed, threshold, out=torch.empty(shape, dtype=p.dtype, device=x.device))
+    spikes = torch.empty((num_steps, *x.shape), dtype=p.dtype, device=x.device)
+    # On CPU, blocks of steps drawn into one reused buffer: a fresh multi-megabyte
+    # buffer per call costs more in page faults than drawing the numbers.
+    per_step = max(1, x.numel())
+    steps = num_steps if x.device.type != "cpu" else max(1, min(num_steps, _RATE_BLOCK_ELEMENTS // per_step))
+    words = torch.empty(((steps * per_step + 3) // 4,), dtype=torch.int64, device=x.device)
+    for start in range(0, num_steps, steps):
+        block = spikes[start:start + steps]
+        count = block.numel()
+        # the full int64 range (2**64 - 1 values): every 16-bit part of a draw is uniform
+        drawn = words[:(count + 3) // 4].random_(-2**63, 2**63 - 1)
+        # arithmetic shift: the top 15 bits of each part, u - 2**14 in [-2**14, 2**14)
+        signed = drawn.view(torch.int16)[:count].view(block.shape).bitwise_right_shift_(1)
+        torch.lt(signed, threshold, out=block)
+    return spikes
 
 
 def latency_encode(x: Tensor, num_steps: int, threshold: float = 0.01) -> Tensor:
