@@ -198,3 +198,16 @@ def test_lagrangian_kinetic_and_constraint_terms_are_energy():
     assert energy.value.item() == pytest.approx(report.total.activation_energy, rel=1e-4)
     energy.value.backward()
     assert model.mass.weight.grad.abs().sum() > 0  # the action's T term trains the mass matrix
+
+
+def test_first_step_of_an_expansion_is_the_expanded_tensor():
+    from neuroenergy.models.layers import first_step
+
+    once = torch.rand(3, 4, requires_grad=True)
+    x = once.unsqueeze(0).expand(5, 3, 4)
+    assert first_step(x) is once
+    other = torch.rand(5, 3, 4)
+    assert torch.equal(first_step(other), other[0])
+    # the gradient through it is that of x[0]
+    (grad,) = torch.autograd.grad((first_step(x) * torch.arange(4.0)).sum(), once)
+    torch.testing.assert_close(grad, torch.arange(4.0).expand(3, 4))
