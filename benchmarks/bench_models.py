@@ -36,6 +36,7 @@ from snntorch import spikegen
 
 from neuroenergy.models import SequenceLeaky, build, list_architectures
 from neuroenergy.models.layers import make_surrogate, register_neuron
+from neuroenergy.models.neurons import step_through
 from neuroenergy.models.reference import TutorialCNN, TutorialMLP, copy_cnn_weights, copy_mlp_weights
 from neuroenergy.spec import InputSpec
 from neuroenergy.train import resolve_device
@@ -117,13 +118,8 @@ def leaky_layer_ratio(steps: int, batch: int, surrogate: str, repeats: int, devi
     weights = torch.rand(steps, batch, 1000).to(device)
 
     def per_step() -> tuple[torch.Tensor, torch.Tensor]:
-        mem = torch.zeros_like(cur[0])
-        spikes, mems = [], []
-        for c in cur.unbind(0):
-            spk, mem = stepped(c, mem)
-            spikes.append(spk)
-            mems.append(mem)
-        return torch.stack(spikes), torch.stack(mems)
+        spk, mem = step_through(stepped, cur)
+        return spk, mem  # type: ignore[return-value]
 
     def step(run: Callable[[], tuple[torch.Tensor, torch.Tensor]]) -> None:
         cur.grad = None

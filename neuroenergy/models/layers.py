@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from neuroenergy.energy.matmul import SynapticMatmul
 
-from .neurons import SequenceLeaky, Surrogate, release_state
+from .neurons import SequenceLeaky, Surrogate, release_state, step_through
 
 __all__ = [
     "TimeLinear",
@@ -95,12 +95,7 @@ class _TimeConvMixin:
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        if _is_time_constant(x):
-            once = super().forward(_cpu_channels_last(first_step(x)))  # type: ignore[misc]
-            return once.unsqueeze(0).expand(x.shape[0], *once.shape)
-        t, b = x.shape[:2]
-        y = super().forward(_cpu_channels_last(x.reshape(t * b, *x.shape[2:])))  # type: ignore[misc]
-        return y.reshape(t, b, *y.shape[1:])
+        return time_apply(lambda z: super(_TimeConvMixin, self).forward(_cpu_channels_last(z)), x)
 
 
 def _cpu_channels_last(x: Tensor) -> Tensor:
@@ -144,9 +139,10 @@ def blockwise(fn: Callable[[Tensor], Tensor], x: Tensor, elements_per_sample: in
     return torch.cat([fn(block) for block in x.split(steps)])
 
 
-def time_apply(module: nn.Module, x: Tensor) -> Tensor:
-    """Apply a per-sample module (pooling) to ``[T, B, C, *S]`` as one ``[T*B, ...]`` call;
-    a time-constant input is processed once and expanded."""
+def time_apply(module: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
+    """Apply a per-sample module or function (pooling, a convolution) to
+    ``[T, B, C, *S]`` as one ``[T*B, ...]`` call; a time-constant input is
+    processed once and expanded."""
     if _is_time_constant(x):
         once = module(first_step(x))
         return once.unsqueeze(0).expand(x.shape[0], *once.shape)
@@ -209,23 +205,15 @@ def run_leaky(neuron: snn.Leaky, cur: Tensor, *, keep_mem: bool = False) -> tupl
 
     Returns ``(spk [T, B, ...], mem [T, B, ...] or None)``. A
     :class:`~neuroenergy.models.neurons.SequenceLeaky` takes all T steps in one
-    call; a plain ``snn.Leaky`` is called once per step (``unbind``, not
-    ``cur[t]``, keeps that backward linear in T: indexing would make autograd
-    build a full-size zero gradient per step).
+    call; a plain ``snn.Leaky`` is called once per step
+    (:func:`~neuroenergy.models.neurons.step_through`).
     """
     if isinstance(neuron, SequenceLeaky):
         spk, mem = neuron(cur)
         return spk, (mem if keep_mem else None)
-    mem = torch.zeros_like(cur[0])
-    spikes: list[Tensor] = []
-    mems: list[Tensor] = []
-    for c in cur.unbind(0):
-        spk, mem = neuron(c, mem)
-        spikes.append(spk)
-        if keep_mem:
-            mems.append(mem)
+    result = step_through(neuron, cur, keep_mem)
     release_state(neuron)
-    return torch.stack(spikes), (torch.stack(mems) if keep_mem else None)
+    return result
 
 
 def flat_features(shape: Sequence[int]) -> int:

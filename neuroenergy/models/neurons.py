@@ -26,6 +26,7 @@ potential changed — NeuroBench's rule, as for per-step calls).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 import snntorch as snn
@@ -33,7 +34,8 @@ import torch
 from snntorch import surrogate as sg
 from torch import Tensor, nn
 
-__all__ = ["Surrogate", "leaky_membrane", "leaky_sequence", "SequenceLeaky", "RESETS", "release_state"]
+__all__ = ["Surrogate", "leaky_membrane", "leaky_sequence", "SequenceLeaky", "RESETS", "release_state",
+           "step_through"]
 
 #: snnTorch's reset mechanisms, by its ``reset_mechanism_val`` code.
 RESETS = {0: "subtract", 1: "zero", 2: "none"}
@@ -53,6 +55,26 @@ def release_state(neuron: nn.Module) -> None:
         t = getattr(neuron, name, None)
         if isinstance(t, Tensor) and t.numel() > 0:
             setattr(neuron, name, t.new_zeros(0).detach())
+
+
+def step_through(step: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]], cur: Tensor,
+                 keep_mem: bool = True) -> tuple[Tensor, Tensor | None]:
+    """Run a per-step neuron call ``step(cur_t, mem) -> (spk_t, mem_t)`` (an
+    ``snn.Leaky`` with explicit state) over ``cur [T, B, ...]`` from zero state.
+
+    Returns ``(spk [T, B, ...], mem [T, B, ...] or None)``. ``unbind`` (not
+    ``cur[t]``) keeps the backward linear in T: indexing would make autograd
+    build a full-size zero gradient per step.
+    """
+    mem = torch.zeros_like(cur[0])
+    spikes: list[Tensor] = []
+    mems: list[Tensor] = []
+    for c in cur.unbind(0):
+        spk, mem = step(c, mem)
+        spikes.append(spk)
+        if keep_mem:
+            mems.append(mem)
+    return torch.stack(spikes), (torch.stack(mems) if keep_mem else None)
 
 
 class Surrogate:
@@ -301,11 +323,7 @@ class SequenceLeaky(snn.Leaky):
                 and int(self.reset_mechanism_val) in RESETS)
 
     def _forward_per_step(self, cur: Tensor) -> tuple[Tensor, Tensor]:
-        mem = torch.zeros_like(cur[0])
-        spikes, mems = [], []
-        for c in cur.unbind(0):
-            spk, mem = super().forward(c, mem)
-            spikes.append(spk)
-            mems.append(mem)
+        spk, mem = step_through(super().forward, cur)
         release_state(self)
-        return torch.stack(spikes), torch.stack(mems)
+        assert mem is not None
+        return spk, mem
