@@ -211,3 +211,46 @@ def test_first_step_of_an_expansion_is_the_expanded_tensor():
     # the gradient through it is that of x[0]
     (grad,) = torch.autograd.grad((first_step(x) * torch.arange(4.0)).sum(), once)
     torch.testing.assert_close(grad, torch.arange(4.0).expand(3, 4))
+
+
+def test_blockwise_keeps_channels_last_layout_and_values(monkeypatch):
+    """Blocks of steps are split and joined in the input's memory layout, in the
+    forward and in the backward, with the same values and gradients as one call."""
+    import neuroenergy.models.layers as layers
+
+    pool = torch.nn.MaxPool2d(2)
+    # a [T, B, C, H, W] sequence stored channels-last, as the neurons leave it
+    base = torch.rand(6, 4, 3, 8, 5).permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
+    leaf = base.clone().requires_grad_()
+    x = leaf * 1.0  # not a leaf: a leaf's .grad is re-strided to match it anyway
+    seen = []
+    x.register_hook(lambda g: seen.append(g.stride()))
+    monkeypatch.setattr(layers, "CPU_BLOCK_ELEMENTS", 4 * 3 * 8 * 5 * 2)  # two steps per block
+    blocks = layers._split_steps(x, 2)
+    assert [b.shape[0] for b in blocks] == [2, 2, 2]
+    assert all(b.stride() == x.stride() for b in blocks)
+    y = layers.blockwise(lambda z: layers.time_apply(pool, z), x, 3 * 8 * 5)
+    assert y.stride(2) == 1  # channels innermost, like the input
+    weights = torch.rand(y.shape)
+    (y * weights).sum().backward()
+    assert seen == [x.stride()]  # the gradient reaching the sequence kept its layout
+
+    ref_x = base.contiguous().requires_grad_()
+    ref = layers.time_apply(pool, ref_x)
+    (ref * weights).sum().backward()
+    assert torch.equal(y, ref)
+    assert torch.equal(leaf.grad, ref_x.grad)
+
+
+def test_single_channel_image_runs_channels_last_on_cpu():
+    """A grey image's conv input is viewed with channels-last strides, so the
+    conv's output (and the pooling after it) is channels-last too; same values."""
+    from neuroenergy.models.layers import TimeConv2d
+
+    conv = TimeConv2d(1, 4, 3)
+    x = torch.rand(2, 3, 1, 9, 9)
+    y = conv(x)
+    assert y.shape == (2, 3, 4, 7, 7)
+    assert y[0].is_contiguous(memory_format=torch.channels_last) and y.stride(2) == 1
+    ref = F.conv2d(x.flatten(0, 1), conv.weight, conv.bias).reshape(2, 3, 4, 7, 7)
+    torch.testing.assert_close(y, ref, rtol=1e-6, atol=1e-6)
