@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from neuroenergy.errors import ConfigError, UnknownNameError
+from neuroenergy.errors import ConfigError, InvalidInputError, UnknownNameError
 from neuroenergy.protocols import list_protocols, load_spec
 from neuroenergy.protocols.cli import main
 from neuroenergy.results import RunStore, open_cube
@@ -232,3 +232,43 @@ def test_ctrl_c_stops_at_once_and_keeps_finished_cells(tmp_path):
     cube = open_cube(out)  # the cube is written on interruption too
     statuses = set(cube["status"].values.ravel())
     assert statuses == {"ok", "missing"}
+
+
+@pytest.mark.slow
+def test_dask_executor_gives_the_local_executor_s_cube(tmp_path, capsys):
+    """A local Dask cluster runs the same cells to the same records: cells are
+    pure functions of their config, whichever executor runs them."""
+    spec = write_spec(tmp_path, seeds=2, train_limit=64)
+    local, dask = tmp_path / "local", tmp_path / "dask"
+    assert main(["run", str(spec), "--out", str(local), "--workers", "1", "--quiet"]) == 0
+    assert main(["run", str(spec), "--out", str(dask), "--executor", "dask", "--workers", "2", "--quiet"]) == 0
+    assert "2 cells: 2 ok; 2 run now" in capsys.readouterr().out
+    a, b = open_cube(local), open_cube(dask)
+    assert (b["status"].values == "ok").all()
+    for name in ("accuracy", "energy_pj", "synops_effective_ac", "steps"):
+        np.testing.assert_array_equal(a[name].values, b[name].values)
+    # resuming on the Dask executor skips the finished cells
+    assert main(["run", str(spec), "--out", str(dask), "--executor", "dask", "--workers", "2", "--quiet"]) == 0
+    assert "0 run now, 2 already finished" in capsys.readouterr().out
+
+
+def test_dask_executor_errors_are_one_clear_line(tmp_path, capsys, monkeypatch):
+    from neuroenergy.protocols.executors import run_dask
+
+    spec = write_spec(tmp_path)
+    design = load_spec(spec).design(None)
+    # a scheduler address without the Dask executor
+    assert main(["run", str(spec), "--out", str(tmp_path / "a"), "--scheduler", "tcp://127.0.0.1:1",
+                 "--quiet"]) == 2
+    assert "--executor dask only" in capsys.readouterr().err
+    # an address nobody listens on (dask.distributed comes with the dev extra)
+    with pytest.raises(InvalidInputError, match="cannot start or reach the Dask scheduler at 'tcp://127.0.0.1:1'"):
+        run_dask(design, list(design.cells()), 1, print, print, scheduler="tcp://127.0.0.1:1",
+                 connect_timeout_s=0.5)
+    # dask.distributed not installed
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    assert main(["run", str(spec), "--out", str(tmp_path / "b"), "--executor", "dask", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == ("error: --executor dask needs dask.distributed, which is not installed: "
+                       "pip install 'neuroenergy[dask]'")
+    assert not any("Traceback" in line for line in err)

@@ -44,9 +44,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("protocol", help="built-in name or path of a .toml spec")
     run.add_argument("--profile", help="smoke | quick | paper (default: the spec's default_profile)")
     run.add_argument("--out", help="output directory (default: results/<protocol>-<profile>)")
-    run.add_argument("--workers", type=int, help="worker processes (default: number of CPU cores)")
-    run.add_argument("--executor", choices=["local"], default="local",
-                     help="where cells run: local worker processes (default)")
+    run.add_argument("--workers", type=int,
+                     help="worker processes on this machine (default: number of CPU cores); with "
+                          "--executor dask and a --scheduler, the cluster's workers decide instead")
+    run.add_argument("--executor", choices=["local", "dask"], default="local",
+                     help="where cells run: local worker processes (default), or a Dask cluster "
+                          "(needs pip install 'neuroenergy[dask]')")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="with --executor dask: the cluster's scheduler, e.g. tcp://host:8786 (started "
+                          "with `dask scheduler`, or by dask-jobqueue on Slurm/PBS); each worker needs "
+                          "neuroenergy installed and NEUROENERGY_DATA set; without it, a local Dask "
+                          "cluster of --workers processes")
     run.add_argument("--dry-run", action="store_true", help="list the cells that would run, run nothing")
     run.add_argument("--force", action="store_true", help="accept a changed spec on an existing --out")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -136,9 +144,11 @@ def _run(args) -> int:
             print(cell)
         print(f"{len(todo)} of {design.num_cells} cells would run into {out} (dry run: nothing ran)")
         return 0
-    print(f"running {design.name} (profile {design.profile}): {design.num_cells} cells into {out}",
-          file=sys.stderr)
-    summary = run_design(spec, design, out, workers=args.workers, force=args.force, progress=not args.quiet)
+    where = f"Dask cluster at {args.scheduler}" if args.scheduler else f"{args.executor} executor"
+    print(f"running {design.name} (profile {design.profile}): {design.num_cells} cells into {out} "
+          f"on the {where}", file=sys.stderr)
+    summary = run_design(spec, design, out, workers=args.workers, force=args.force, progress=not args.quiet,
+                         executor=args.executor, scheduler=args.scheduler)
     print(summary)
     return summary.exit_code
 

@@ -1,5 +1,6 @@
-"""Run a design: cells in worker processes, each record persisted the moment it
-finishes, the cube assembled at the end (and on interruption).
+"""Run a design: cells on an executor (local worker processes or a Dask
+cluster, see :mod:`neuroenergy.protocols.executors`), each record persisted
+the moment it finishes, the cube assembled at the end (and on interruption).
 
 The driver is the only writer of the output directory. Re-running on the
 same directory resumes: finished cells are skipped, never recomputed.
@@ -7,16 +8,12 @@ same directory resumes: finished cells are skipped, never recomputed.
 
 from __future__ import annotations
 
-import ctypes
 import importlib.metadata
-import multiprocessing
 import os
-import signal
 import subprocess
 import sys
 import time
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,8 +22,8 @@ from typing import Any
 import xarray as xr
 
 from neuroenergy.errors import InvalidInputError
-from neuroenergy.protocols.cell import run_cell
-from neuroenergy.protocols.spec import Cell, Design, ProtocolSpec
+from neuroenergy.protocols.executors import EXECUTORS, default_workers, run_dask, run_local
+from neuroenergy.protocols.spec import Design, ProtocolSpec
 from neuroenergy.results.cube import build_cube, write_cube
 from neuroenergy.results.store import RunStore
 
@@ -53,23 +50,6 @@ class RunSummary:
         parts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items()))
         return (f"{self.total} cells: {parts}; {self.ran} run now, {self.skipped} already finished; "
                 f"{self.wall_time_s:.1f} s; cube: {self.cube_path}")
-
-
-def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-
-
-def _init_worker(threads: int) -> None:
-    # A worker must not outlive its driver (kill -9 of the driver) nor
-    # oversubscribe the cores with its own thread pool.
-    try:
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 def _versions() -> dict[str, str]:
@@ -130,15 +110,24 @@ def run_design(
     workers: int | None = None,
     force: bool = False,
     progress: bool = True,
+    executor: str = "local",
+    scheduler: str | None = None,
 ) -> RunSummary:
     """Run every unfinished cell of ``design`` into ``out``; returns the summary.
 
-    Raises StoreLockedError if another run holds ``out``, ConfigError if ``out``
-    belongs to a different spec (unless ``force``).
+    ``executor``: ``"local"`` (``workers`` processes on this machine) or
+    ``"dask"`` (the Dask cluster at ``scheduler``, or a local one of
+    ``workers`` processes without it). Raises StoreLockedError if another run
+    holds ``out``, ConfigError if ``out`` belongs to a different spec (unless
+    ``force``).
     """
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise InvalidInputError(f"--workers must be >= 1, got {workers}")
+    if executor not in EXECUTORS:
+        raise InvalidInputError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}")
+    if scheduler is not None and executor != "dask":
+        raise InvalidInputError("a scheduler address applies to --executor dask only")
     started = time.perf_counter()
     store = RunStore(out)
     store.lock()
@@ -150,7 +139,16 @@ def run_design(
         bar = _progress_bar(len(cells), len(cells) - len(todo), enabled=progress)
         try:
             if todo:
-                _execute(design, todo, store, bar, workers)
+                def on_record(record: dict[str, Any]) -> None:
+                    _record_done(store, record, bar)
+
+                def on_running(running) -> None:
+                    bar.set_postfix_str(", ".join(str(c) for c in running))
+
+                if executor == "dask":
+                    run_dask(design, todo, workers, on_record, on_running, scheduler=scheduler)
+                else:
+                    run_local(design, todo, workers, on_record, on_running)
         finally:
             bar.close()
             cube = _build_cube(spec, design, store)
@@ -176,48 +174,3 @@ def _record_done(store: RunStore, record: dict[str, Any], bar) -> None:
     bar.update(1)
     if record["status"] != "ok":
         bar.write(f"{record['key']}: {record['status']}: {record.get('error', '')}", file=sys.stderr)
-
-
-def _execute(design: Design, todo: list[Cell], store: RunStore, bar, workers: int) -> None:
-    if workers == 1:
-        for cell in todo:
-            bar.set_postfix_str(str(cell))
-            _record_done(store, run_cell(design.cell_config(cell)), bar)
-        return
-    threads = max(1, default_workers() // workers)
-    # fork: workers start at once with the driver's imports (torch, data caches);
-    # the driver has run no parallel torch work before the pool starts.
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                               initargs=(threads,))
-    try:
-        _drain(pool, design, todo, store, bar, workers)
-    except BaseException:
-        # Ctrl-C or a driver error: don't wait for cells in flight (they die with the driver);
-        # every finished cell is already on disk.
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.terminate()  # otherwise interpreter exit waits for the cells in flight
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-
-
-def _drain(pool: ProcessPoolExecutor, design: Design, todo: list[Cell], store: RunStore, bar, workers: int) -> None:
-    pending: dict[Future, Cell] = {}
-    queue = list(todo)
-    while queue or pending:
-        while queue and len(pending) < workers:
-            cell = queue.pop(0)
-            pending[pool.submit(run_cell, design.cell_config(cell))] = cell
-        bar.set_postfix_str(", ".join(str(c) for c in pending.values()))
-        done, _ = wait(pending, return_when=FIRST_COMPLETED)
-        for future in done:
-            cell = pending.pop(future)
-            try:
-                record = future.result()
-            except Exception as error:  # the worker process itself died
-                record = {"key": cell.key, "architecture": cell.architecture, "dataset": cell.dataset,
-                          "lam": cell.lam, "seed": cell.seed, "status": "failed",
-                          "error": f"worker died: {type(error).__name__}: {error}", "metrics": {}, "curve": {}}
-            _record_done(store, record, bar)

@@ -1,0 +1,173 @@
+"""Where cells run: ``local`` worker processes or a ``dask`` cluster.
+
+An executor only runs ``run_cell(config)`` and hands each record back to the
+driver the moment it finishes (``on_record``); the driver stays the only
+writer of the run directory, whatever the executor. Both keep at most as
+many cells in flight as there are slots (worker processes, or Dask worker
+threads), so an interrupted run has little in flight to lose.
+
+* ``local``: a process pool on this machine, ``workers`` processes, torch
+  threads per process = cores // workers (no oversubscription).
+* ``dask``: a ``dask.distributed`` cluster. With a scheduler address (a
+  cluster started elsewhere: ``dask scheduler`` + ``dask worker``, or
+  dask-jobqueue on Slurm/PBS) the cells run on its workers; without one, a
+  local Dask cluster of ``workers`` processes is started and closed again.
+  Each worker process runs one cell at a time (cells seed torch's
+  process-wide random generator) with as many torch threads as it has Dask
+  threads — by Dask's default, its share of the machine's cores. Workers import ``neuroenergy`` and read the data
+  themselves, so each needs the package installed and the data reachable
+  (``NEUROENERGY_DATA`` in the worker's environment).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from typing import Any
+
+from neuroenergy.errors import ConfigError, InvalidInputError
+from neuroenergy.protocols.cell import run_cell
+from neuroenergy.protocols.spec import Cell, Design
+
+__all__ = ["EXECUTORS", "default_workers", "run_local", "run_dask"]
+
+#: What ``--executor`` accepts.
+EXECUTORS = ("local", "dask")
+
+OnRecord = Callable[[dict[str, Any]], None]
+OnRunning = Callable[[Sequence[Cell]], None]
+
+
+def default_workers() -> int:
+    """The cores this process may use."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def _set_torch_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+
+
+def _init_local_worker(threads: int) -> None:
+    # A worker must not outlive its driver (kill -9 of the driver) nor
+    # oversubscribe the cores with its own thread pool.
+    try:
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C
+    _set_torch_threads(threads)
+
+
+def run_local(design: Design, todo: list[Cell], workers: int, on_record: OnRecord, on_running: OnRunning) -> None:
+    """Run ``todo`` in ``workers`` local processes (in this process when 1)."""
+    if workers == 1:
+        for cell in todo:
+            on_running([cell])
+            on_record(run_cell(design.cell_config(cell)))
+        return
+    # fork: workers start at once with the driver's imports (torch, data caches);
+    # the driver has run no parallel torch work before the pool starts.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
+                               initializer=_init_local_worker, initargs=(max(1, default_workers() // workers),))
+    try:
+        _drain(pool, run_cell, design, todo, workers, on_record, on_running)
+    except BaseException:
+        # Ctrl-C or a driver error: don't wait for cells in flight (they die with the driver);
+        # every finished cell is already on disk.
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()  # otherwise interpreter exit waits for the cells in flight
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def run_dask(design: Design, todo: list[Cell], workers: int, on_record: OnRecord, on_running: OnRunning,
+             scheduler: str | None = None, connect_timeout_s: float = 10.0) -> None:
+    """Run ``todo`` on a Dask cluster: the one at ``scheduler`` (an address such as
+    ``tcp://host:8786``), or, without one, a local cluster of ``workers`` processes."""
+    try:
+        from distributed import Client, LocalCluster, WorkerPlugin
+    except ImportError:
+        raise ConfigError("--executor dask needs dask.distributed, which is not installed: "
+                          "pip install 'neuroenergy[dask]'") from None
+
+    class TorchThreads(WorkerPlugin):
+        """Each worker process runs one cell at a time on torch threads = its Dask threads."""
+
+        def setup(self, worker) -> None:
+            _set_torch_threads(worker.state.nthreads)
+
+    cluster = None
+    try:
+        if scheduler is None:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=max(1, default_workers() // workers),
+                                   processes=True, dashboard_address=None)
+            client = Client(cluster)
+        else:
+            client = Client(scheduler, timeout=connect_timeout_s)
+    except (OSError, TimeoutError, ValueError) as error:
+        if cluster is not None:
+            cluster.close()
+        where = f"the Dask scheduler at {scheduler!r}" if scheduler else "a local Dask cluster"
+        raise InvalidInputError(f"cannot start or reach {where}: {type(error).__name__}: {error}") from None
+    pool: Executor | None = None
+    try:
+        client.register_plugin(TorchThreads(), name="neuroenergy-torch-threads")
+        if not client.nthreads():
+            # a batch queue (dask-jobqueue) may take long to start workers: wait, Ctrl-C stops
+            on_running([])
+            print(f"waiting for the first Dask worker to join {scheduler}", file=sys.stderr)
+            client.wait_for_workers(1)
+        slots = len(client.nthreads())  # worker processes: one cell in flight on each
+        pool = client.get_executor(pure=False)
+        _drain(pool, _run_cell_exclusively, design, todo, slots, on_record, on_running)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False)  # cancels cells still queued or running (after Ctrl-C)
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+#: Cells seed torch's random generator and set its thread count, both
+#: process-wide: two cells at once in one process (a Dask worker with several
+#: threads) would not be reproducible. Within a process they take turns.
+_ONE_CELL_AT_A_TIME = threading.Lock()
+
+
+def _run_cell_exclusively(config: dict[str, Any]) -> dict[str, Any]:
+    with _ONE_CELL_AT_A_TIME:
+        return run_cell(config)
+
+
+def _drain(pool: Executor, fn: Callable[[dict[str, Any]], dict[str, Any]], design: Design, todo: list[Cell],
+           slots: int, on_record: OnRecord, on_running: OnRunning) -> None:
+    """Submit ``fn(config)`` for ``todo`` keeping ``slots`` cells in flight; hand back
+    each record as it finishes."""
+    pending: dict[Future, Cell] = {}
+    queue = list(todo)
+    while queue or pending:
+        while queue and len(pending) < slots:
+            cell = queue.pop(0)
+            pending[pool.submit(fn, design.cell_config(cell))] = cell
+        on_running(list(pending.values()))
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            cell = pending.pop(future)
+            try:
+                record = future.result()
+            except Exception as error:  # the worker process itself died
+                record = {"key": cell.key, "architecture": cell.architecture, "dataset": cell.dataset,
+                          "lam": cell.lam, "seed": cell.seed, "status": "failed",
+                          "error": f"the executor could not run the cell (worker died or failed): "
+                                   f"{type(error).__name__}: {error}", "metrics": {}, "curve": {}}
+            on_record(record)
