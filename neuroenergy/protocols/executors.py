@@ -22,6 +22,7 @@ threads), so an interrupted run has little in flight to lose.
 from __future__ import annotations
 
 import ctypes
+import logging
 import multiprocessing
 import os
 import signal
@@ -100,17 +101,27 @@ def run_dask(design: Design, todo: list[Cell], workers: int, on_record: OnRecord
         raise ConfigError("--executor dask needs dask.distributed, which is not installed: "
                           "pip install 'neuroenergy[dask]'") from None
 
-    class TorchThreads(WorkerPlugin):
-        """Each worker process runs one cell at a time on torch threads = its Dask threads."""
+    class CellWorker(WorkerPlugin):
+        """Each worker process runs one cell at a time on torch threads = its Dask
+        threads; a local cluster's workers leave Ctrl-C to the driver, as local
+        workers do (it closes them), instead of each printing a traceback."""
+
+        def __init__(self, ignore_interrupt: bool) -> None:
+            self.ignore_interrupt = ignore_interrupt
 
         def setup(self, worker) -> None:
             _set_torch_threads(worker.state.nthreads)
+            if self.ignore_interrupt:
+                try:
+                    signal.signal(signal.SIGINT, signal.SIG_IGN)
+                except ValueError:  # not the main thread of a process: a threads-only cluster
+                    pass
 
     cluster = None
     try:
         if scheduler is None:
             cluster = LocalCluster(n_workers=workers, threads_per_worker=max(1, default_workers() // workers),
-                                   processes=True, dashboard_address=None)
+                                   processes=True, dashboard_address=None, silence_logs=logging.ERROR)
             client = Client(cluster)
         else:
             client = Client(scheduler, timeout=connect_timeout_s)
@@ -121,7 +132,7 @@ def run_dask(design: Design, todo: list[Cell], workers: int, on_record: OnRecord
         raise InvalidInputError(f"cannot start or reach {where}: {type(error).__name__}: {error}") from None
     pool: Executor | None = None
     try:
-        client.register_plugin(TorchThreads(), name="neuroenergy-torch-threads")
+        client.register_plugin(CellWorker(ignore_interrupt=cluster is not None), name="neuroenergy-cell-worker")
         if not client.nthreads():
             # a batch queue (dask-jobqueue) may take long to start workers: wait, Ctrl-C stops
             on_running([])
