@@ -3,6 +3,8 @@
 Runs ``smoke`` (default profile unless --profile) into fresh directories,
 once with --workers 1 and once with --workers 2, and prints:
   speed-up = wall(1 worker) / wall(2 workers)          (target >= 1.6 on 2 cores)
+  the same with --executor dask (a local Dask cluster of 2 worker processes,
+  its start-up included; skipped when dask.distributed is not installed)
   overhead = (wall(1 worker) - sum of cell wall times) / sum of cell training times
              i.e. what the driver adds per cell (store, cube, progress, process
              start) as a share of training time                 (target <= 5%)
@@ -14,6 +16,7 @@ Run: NEUROENERGY_DATA=../shared/data .venv/bin/python benchmarks/bench_runner.py
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import tempfile
 import time
 from pathlib import Path
@@ -23,10 +26,10 @@ from neuroenergy.protocols.cell import _load
 from neuroenergy.results import open_cube
 
 
-def timed_run(spec, design, out: Path, workers: int) -> tuple[float, object]:
+def timed_run(spec, design, out: Path, workers: int, executor: str = "local") -> tuple[float, object]:
     _load.cache_clear()  # each run reads its data itself: forked workers must not inherit loaded sets
     start = time.perf_counter()
-    run_design(spec, design, out, workers=workers, progress=False)
+    run_design(spec, design, out, workers=workers, progress=False, executor=executor)
     return time.perf_counter() - start, open_cube(out)
 
 
@@ -41,9 +44,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         one, cube = timed_run(spec, design, Path(tmp) / "one", 1)
         two, _ = timed_run(spec, design, Path(tmp) / "two", 2)
+        dask = None
+        if importlib.util.find_spec("distributed") is not None:
+            dask, dask_cube = timed_run(spec, design, Path(tmp) / "dask", 2, executor="dask")
+            if int((dask_cube["status"] == "ok").sum()) < design.num_cells:
+                raise SystemExit("the Dask run did not finish every cell")
     ok = int((cube["status"] == "ok").sum())
     if ok < design.num_cells:
         raise SystemExit(f"only {ok} of {design.num_cells} cells finished ok; is NEUROENERGY_DATA set?")
+    if dask is None:
+        print("dask executor: dask.distributed not installed, skipped")
+    else:
+        print(f"dask executor, local cluster of 2 workers: {dask:.1f} s (its start-up included) -> speed-up "
+              f"{one / dask:.2f} over 1 local worker; {dask - two:+.1f} s against 2 local workers")
     cell_wall = float(cube["wall_time_s"].sum())
     train_time = float(cube["train_time_s"].sum())
     print(f"1 worker: {one:.1f} s, 2 workers: {two:.1f} s -> speed-up {one / two:.2f} (target >= 1.6)")

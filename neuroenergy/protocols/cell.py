@@ -75,6 +75,7 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
         record["error"] = f"{type(error).__name__}: {error}"
         record["traceback"] = traceback.format_exc(limit=8)
     record.setdefault("metrics", {})["wall_time_s"] = time.perf_counter() - started
+    record["torch_threads"] = torch.get_num_threads()  # what the wall time was measured with
     return record
 
 

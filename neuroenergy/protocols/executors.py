@@ -36,7 +36,7 @@ from neuroenergy.errors import ConfigError, InvalidInputError
 from neuroenergy.protocols.cell import run_cell
 from neuroenergy.protocols.spec import Cell, Design
 
-__all__ = ["EXECUTORS", "default_workers", "run_local", "run_dask"]
+__all__ = ["EXECUTORS", "default_workers", "run_local", "run_dask", "local_dask_cluster"]
 
 #: What ``--executor`` accepts.
 EXECUTORS = ("local", "dask")
@@ -96,32 +96,25 @@ def run_dask(design: Design, todo: list[Cell], workers: int, on_record: OnRecord
     """Run ``todo`` on a Dask cluster: the one at ``scheduler`` (an address such as
     ``tcp://host:8786``), or, without one, a local cluster of ``workers`` processes."""
     try:
-        from distributed import Client, LocalCluster, WorkerPlugin
+        from distributed import Client, WorkerPlugin
     except ImportError:
         raise ConfigError("--executor dask needs dask.distributed, which is not installed: "
                           "pip install 'neuroenergy[dask]'") from None
 
-    class CellWorker(WorkerPlugin):
-        """Each worker process runs one cell at a time on torch threads = its Dask
-        threads; a local cluster's workers leave Ctrl-C to the driver, as local
-        workers do (it closes them), instead of each printing a traceback."""
-
-        def __init__(self, ignore_interrupt: bool) -> None:
-            self.ignore_interrupt = ignore_interrupt
+    class IgnoreInterrupt(WorkerPlugin):
+        """A local cluster's workers leave Ctrl-C to the driver, as local workers
+        do (it closes them), instead of each printing a traceback."""
 
         def setup(self, worker) -> None:
-            _set_torch_threads(worker.state.nthreads)
-            if self.ignore_interrupt:
-                try:
-                    signal.signal(signal.SIGINT, signal.SIG_IGN)
-                except ValueError:  # not the main thread of a process: a threads-only cluster
-                    pass
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+            except ValueError:  # not the main thread of a process: a threads-only cluster
+                pass
 
     cluster = None
     try:
         if scheduler is None:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=max(1, default_workers() // workers),
-                                   processes=True, dashboard_address=None, silence_logs=logging.ERROR)
+            cluster = local_dask_cluster(workers)
             client = Client(cluster)
         else:
             client = Client(scheduler, timeout=connect_timeout_s)
@@ -132,15 +125,21 @@ def run_dask(design: Design, todo: list[Cell], workers: int, on_record: OnRecord
         raise InvalidInputError(f"cannot start or reach {where}: {type(error).__name__}: {error}") from None
     pool: Executor | None = None
     try:
-        client.register_plugin(CellWorker(ignore_interrupt=cluster is not None), name="neuroenergy-cell-worker")
+        if cluster is not None:
+            client.register_plugin(IgnoreInterrupt(), name="neuroenergy-ignore-interrupt")
         if not client.nthreads():
             # a batch queue (dask-jobqueue) may take long to start workers: wait, Ctrl-C stops
             on_running([])
             print(f"waiting for the first Dask worker to join {scheduler}", file=sys.stderr)
             client.wait_for_workers(1)
+        trimming = {value for value in client.run(_malloc_trim_threshold).values() if value}
+        if trimming:
+            print(f"warning: Dask workers run with MALLOC_TRIM_THRESHOLD_={', '.join(sorted(trimming))} (Dask's "
+                  f"default), which slows CPU training about 1.5x; start them with a Dask config file "
+                  f"(e.g. ~/.config/dask/neuroenergy.yaml) that says {_TRIM_YAML}", file=sys.stderr)
         slots = len(client.nthreads())  # worker processes: one cell in flight on each
         pool = client.get_executor(pure=False)
-        _drain(pool, _run_cell_exclusively, design, todo, slots, on_record, on_running)
+        _drain(pool, _run_cell_on_dask_worker, design, todo, slots, on_record, on_running)
     finally:
         if pool is not None:
             pool.shutdown(wait=False)  # cancels cells still queued or running (after Ctrl-C)
@@ -149,14 +148,49 @@ def run_dask(design: Design, todo: list[Cell], workers: int, on_record: OnRecord
             cluster.close()
 
 
-#: Cells seed torch's random generator and set its thread count, both
-#: process-wide: two cells at once in one process (a Dask worker with several
-#: threads) would not be reproducible. Within a process they take turns.
+#: Dask's setting for a variable of its worker processes' environment (None
+#: removes it), and the same in a Dask config file: a DASK_... environment
+#: variable cannot do it, as Dask lower-cases the names it reads there.
+_TRIM_KEY = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+_TRIM_YAML = "{distributed: {nanny: {pre-spawn-environ: {MALLOC_TRIM_THRESHOLD_: null}}}}"
+
+def local_dask_cluster(workers: int):
+    """A ``distributed.LocalCluster`` of ``workers`` processes sharing this machine's cores.
+
+    Dask starts its worker processes with MALLOC_TRIM_THRESHOLD_=65536: memory
+    goes back to the OS at once, and every large tensor then costs fresh page
+    faults (a cnn cell trains ~1.5x slower). These run with glibc's default, as
+    local workers do.
+    """
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({_TRIM_KEY: None}):
+        return LocalCluster(n_workers=workers, threads_per_worker=max(1, default_workers() // workers),
+                            processes=True, dashboard_address=None, silence_logs=logging.ERROR)
+
+
+def _malloc_trim_threshold() -> str | None:
+    """In a worker process: its MALLOC_TRIM_THRESHOLD_ (a function of this module,
+    so that it reads the worker's environment, not a pickled copy of ours)."""
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+
+#: Cells seed torch's random generator, which is process-wide: two cells at
+#: once in one process (a Dask worker with several threads) would not be
+#: reproducible. Within a process they take turns.
 _ONE_CELL_AT_A_TIME = threading.Lock()
 
 
-def _run_cell_exclusively(config: dict[str, Any]) -> dict[str, Any]:
+def _run_cell_on_dask_worker(config: dict[str, Any]) -> dict[str, Any]:
+    """``run_cell`` on a Dask worker: one cell at a time per process, on as many
+    torch threads as the worker has Dask threads."""
+    from distributed import get_worker
+
     with _ONE_CELL_AT_A_TIME:
+        # set in the thread that runs the cell: torch's OpenMP thread count is
+        # per calling thread, and Dask runs tasks in threads of its own
+        _set_torch_threads(get_worker().state.nthreads)
         return run_cell(config)
 
 
