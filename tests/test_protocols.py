@@ -291,3 +291,43 @@ def test_local_dask_cluster_workers_keep_glibc_memory_trimming():
     with local_dask_cluster(1) as cluster, Client(cluster) as client:
         values = client.run(_malloc_trim_threshold)
         assert len(values) == 1 and set(values.values()) == {None}
+
+
+def test_cells_in_flight_follow_the_workers_that_join(tmp_path, monkeypatch):
+    """The driver keeps one cell per worker in flight, counted afresh: when a
+    second worker joins mid-run, a second cell starts without waiting for the
+    first to finish."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from neuroenergy.protocols import executors
+
+    monkeypatch.setattr(executors, "_POLL_S", 0.05)
+    design = load_spec(write_spec(tmp_path, seeds=4)).design(None)
+    running, peak, lock = [0], [0], threading.Lock()
+    second_started = threading.Event()
+    workers = [1]
+
+    def fake_cell(config):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+            if running[0] == 2:
+                second_started.set()
+        if config["seed"] == 0:  # the first cell runs until a second one is in flight
+            assert second_started.wait(timeout=3), "no second cell started after the second worker joined"
+        with lock:
+            running[0] -= 1
+        return {"key": config["key"], "status": "ok"}
+
+    def slots():
+        return workers[0]
+
+    records = []
+    timer = threading.Timer(0.2, lambda: workers.__setitem__(0, 2))  # a worker joins
+    timer.start()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        executors._drain(pool, fake_cell, design, list(design.cells()), slots, records.append, lambda cells: None)
+    timer.join()
+    assert [r["status"] for r in records] == ["ok"] * 4  # the first cell saw a second one start
+    assert peak[0] == 2  # never more in flight than workers

@@ -2,9 +2,9 @@
 
 An executor only runs ``run_cell(config)`` and hands each record back to the
 driver the moment it finishes (``on_record``); the driver stays the only
-writer of the run directory, whatever the executor. Both keep at most as
-many cells in flight as there are slots (worker processes, or Dask worker
-threads), so an interrupted run has little in flight to lose.
+writer of the run directory, whatever the executor. Both keep one cell in
+flight per worker process, so an interrupted run has little in flight to
+lose.
 
 * ``local``: a process pool on this machine, ``workers`` processes, torch
   threads per process = cores // workers (no oversubscription).
@@ -14,9 +14,11 @@ threads), so an interrupted run has little in flight to lose.
   local Dask cluster of ``workers`` processes is started and closed again.
   Each worker process runs one cell at a time (cells seed torch's
   process-wide random generator) with as many torch threads as it has Dask
-  threads — by Dask's default, its share of the machine's cores. Workers import ``neuroenergy`` and read the data
-  themselves, so each needs the package installed and the data reachable
-  (``NEUROENERGY_DATA`` in the worker's environment).
+  threads — by Dask's default, its share of the machine's cores. Workers
+  that join later (a batch queue starting them) get cells as they come.
+  Workers import ``neuroenergy`` and read the data themselves, so each
+  needs the package installed and the data reachable (``NEUROENERGY_DATA``
+  in the worker's environment).
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ def run_local(design: Design, todo: list[Cell], workers: int, on_record: OnRecor
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
                                initializer=_init_local_worker, initargs=(max(1, default_workers() // workers),))
     try:
-        _drain(pool, run_cell, design, todo, workers, on_record, on_running)
+        _drain(pool, run_cell, design, todo, lambda: workers, on_record, on_running)
     except BaseException:
         # Ctrl-C or a driver error: don't wait for cells in flight (they die with the driver);
         # every finished cell is already on disk.
@@ -137,9 +139,10 @@ def run_dask(design: Design, todo: list[Cell], workers: int, on_record: OnRecord
             print(f"warning: Dask workers run with MALLOC_TRIM_THRESHOLD_={', '.join(sorted(trimming))} (Dask's "
                   f"default), which slows CPU training about 1.5x; start them with a Dask config file "
                   f"(e.g. ~/.config/dask/neuroenergy.yaml) that says {_TRIM_YAML}", file=sys.stderr)
-        slots = len(client.nthreads())  # worker processes: one cell in flight on each
         pool = client.get_executor(pure=False)
-        _drain(pool, _run_cell_on_dask_worker, design, todo, slots, on_record, on_running)
+        # one cell in flight per worker process, counted afresh as cells finish: workers may come and go
+        _drain(pool, _run_cell_on_dask_worker, design, todo, lambda: max(1, len(client.nthreads())),
+               on_record, on_running)
     finally:
         if pool is not None:
             pool.shutdown(wait=False)  # cancels cells still queued or running (after Ctrl-C)
@@ -153,6 +156,7 @@ def run_dask(design: Design, todo: list[Cell], workers: int, on_record: OnRecord
 #: variable cannot do it, as Dask lower-cases the names it reads there.
 _TRIM_KEY = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
 _TRIM_YAML = "{distributed: {nanny: {pre-spawn-environ: {MALLOC_TRIM_THRESHOLD_: null}}}}"
+
 
 def local_dask_cluster(workers: int):
     """A ``distributed.LocalCluster`` of ``workers`` processes sharing this machine's cores.
@@ -194,18 +198,24 @@ def _run_cell_on_dask_worker(config: dict[str, Any]) -> dict[str, Any]:
         return run_cell(config)
 
 
+#: Seconds between checks for new workers while every cell in flight is still running.
+_POLL_S = 5.0
+
+
 def _drain(pool: Executor, fn: Callable[[dict[str, Any]], dict[str, Any]], design: Design, todo: list[Cell],
-           slots: int, on_record: OnRecord, on_running: OnRunning) -> None:
-    """Submit ``fn(config)`` for ``todo`` keeping ``slots`` cells in flight; hand back
+           slots: Callable[[], int], on_record: OnRecord, on_running: OnRunning) -> None:
+    """Submit ``fn(config)`` for ``todo`` keeping ``slots()`` cells in flight; hand back
     each record as it finishes."""
     pending: dict[Future, Cell] = {}
     queue = list(todo)
     while queue or pending:
-        while queue and len(pending) < slots:
+        capacity = slots()
+        while queue and len(pending) < capacity:
             cell = queue.pop(0)
             pending[pool.submit(fn, design.cell_config(cell))] = cell
         on_running(list(pending.values()))
-        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        # wake now and then even when nothing finished: a worker that joined gets a cell at once
+        done, _ = wait(pending, timeout=_POLL_S, return_when=FIRST_COMPLETED)
         for future in done:
             cell = pending.pop(future)
             try:
