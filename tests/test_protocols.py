@@ -305,7 +305,7 @@ def test_cells_in_flight_follow_the_workers_that_join(tmp_path, monkeypatch):
     monkeypatch.setattr(executors, "_POLL_S", 0.05)
     design = load_spec(write_spec(tmp_path, seeds=4)).design(None)
     running, peak, lock = [0], [0], threading.Lock()
-    second_started = threading.Event()
+    first_started, second_started = threading.Event(), threading.Event()
     workers = [1]
 
     def fake_cell(config):
@@ -315,6 +315,7 @@ def test_cells_in_flight_follow_the_workers_that_join(tmp_path, monkeypatch):
             if running[0] == 2:
                 second_started.set()
         if config["seed"] == 0:  # the first cell runs until a second one is in flight
+            first_started.set()
             assert second_started.wait(timeout=3), "no second cell started after the second worker joined"
         with lock:
             running[0] -= 1
@@ -324,10 +325,14 @@ def test_cells_in_flight_follow_the_workers_that_join(tmp_path, monkeypatch):
         return workers[0]
 
     records = []
-    timer = threading.Timer(0.2, lambda: workers.__setitem__(0, 2))  # a worker joins
-    timer.start()
+    def join_while_the_first_cell_runs():
+        first_started.wait(timeout=10)
+        workers[0] = 2
+
+    joiner = threading.Thread(target=join_while_the_first_cell_runs)
+    joiner.start()
     with ThreadPoolExecutor(max_workers=4) as pool:
         executors._drain(pool, fake_cell, design, list(design.cells()), slots, records.append, lambda cells: None)
-    timer.join()
+    joiner.join()
     assert [r["status"] for r in records] == ["ok"] * 4  # the first cell saw a second one start
     assert peak[0] == 2  # never more in flight than workers
