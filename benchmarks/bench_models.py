@@ -36,6 +36,8 @@ import snntorch as snn
 import torch
 from snntorch import spikegen
 
+from repeats import paired_ratio
+
 from neuroenergy.models import SequenceLeaky, build, list_architectures
 from neuroenergy.models.layers import make_surrogate, register_neuron
 from neuroenergy.models.neurons import step_through
@@ -105,11 +107,9 @@ def compare(
             t_ours.append(o)
             t_ref.append(r)
     mo, mr = statistics.median(t_ours), statistics.median(t_ref)
-    # ratios within each repeat (run back to back): robust to the machine's speed drifting
-    paired = sorted(o / r for o, r in zip(t_ours, t_ref))
-    ratio = statistics.median(paired)
+    ratio, low, high = paired_ratio(t_ours, t_ref)
     print(f"  {name:<4} {encoding:<7} ours {mo * 1e3:8.1f} ms   tutorial {mr * 1e3:8.1f} ms   "
-          f"ratio {ratio:5.2f} (range {paired[0]:.2f}-{paired[-1]:.2f})")
+          f"ratio {ratio:5.2f} (range {low:.2f}-{high:.2f})")
     return ratio
 
 

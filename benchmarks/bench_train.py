@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from snntorch import spikegen
 
+from repeats import paired_ratio
+
 from neuroenergy import data, models
 from neuroenergy.models.reference import TutorialMLP, copy_mlp_weights
 from neuroenergy.train import fit, resolve_device
@@ -110,11 +112,9 @@ def main() -> None:
             print(f"  {name:22s} {value:8.0f} samples/s")
         for ours, theirs in (("fit (training loop)", "tutorial"), ("fit (no op counting)", "tutorial"),
                              ("fit (end to end)", "tutorial + test pass"), ("fit (end to end)", "tutorial")):
-            # ratios within each repeat (run back to back), then their median and range:
-            # slow drifts of this machine's speed cancel within a repeat
-            paired = sorted(a / b for a, b in zip(rates[ours], rates[theirs]))
-            print(f"  ratio {ours} / {theirs}: median {statistics.median(paired):.2f} "
-                  f"(range {paired[0]:.2f}-{paired[-1]:.2f}; target >= 2, never < 1)")
+            ratio, low, high = paired_ratio(rates[ours], rates[theirs])
+            print(f"  ratio {ours} / {theirs}: median {ratio:.2f} "
+                  f"(range {low:.2f}-{high:.2f}; target >= 2, never < 1)")
 
 
 if __name__ == "__main__":
