@@ -42,6 +42,7 @@ A profile overrides design and training keys by their bare name.
 
 from __future__ import annotations
 
+import importlib.resources
 import itertools
 import json
 import math
@@ -81,12 +82,12 @@ PROFILE_KEYS = set(DESIGN_KEYS) | set(TRAINING_DEFAULTS)
 
 
 def protocol_dir() -> Path:
-    """The ``protocols/`` folder of the repository holding the built-in specs."""
-    return Path(__file__).resolve().parents[2] / "protocols"
+    """The folder of built-in protocol specs, shipped inside the package (``neuroenergy/protocols/builtin``)."""
+    return Path(str(importlib.resources.files("neuroenergy.protocols") / "builtin"))
 
 
 def list_protocols() -> list[str]:
-    """Names of the built-in protocol specs (``protocols/*.toml``)."""
+    """Names of the built-in protocol specs (``neuroenergy/protocols/builtin/*.toml``)."""
     return sorted(p.stem for p in protocol_dir().glob("*.toml"))
 
 
