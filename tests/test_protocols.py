@@ -68,7 +68,7 @@ def test_builtin_protocols_load_with_all_profiles():
     ("", "unknown architecture 'resnet'"),
     ("", "design.lam values must be finite numbers >= 0"),
     ("", "design.datasets is empty"),
-    ("", "training.batch_size must be a positive integer"),
+    ("", "'training.batch_size' must be an integer >= 1"),
 ])
 def test_bad_specs_name_the_offending_key(tmp_path, edit, words):
     text = TINY.format(lam="[0.0]", seeds=1, train_limit=10)
@@ -121,12 +121,17 @@ def test_smoke_protocol_end_to_end_into_a_cube(tmp_path, capsys):
     summary = capsys.readouterr().out
     assert "4 cells: 4 ok" in summary
     with xr.open_dataset(out / "cube.h5", engine="h5netcdf") as cube:
-        assert dict(cube.sizes) == {"architecture": 2, "dataset": 1, "lam": 2, "seed": 1, "eval": 11, "layer": 6}
+        assert dict(cube.sizes) == {"architecture": 2, "dataset": 1, "lam": 2, "seed": 1, "eval": 11, "layer": 6,
+                                    "class": 10}
         assert list(cube["family"].values) == ["baseline", "energy_first"]
         assert list(cube["modality"].values) == ["vision"]
         assert (cube["status"].values == "ok").all()
         accuracy = cube["accuracy"].values
         assert np.all(accuracy > 0.3)  # 10 classes: chance is 0.1
+        # Balanced accuracy is the mean of the per-class recalls the cube holds beside it.
+        np.testing.assert_allclose(cube["per_class_recall"].mean("class"), cube["balanced_accuracy"], rtol=1e-9)
+        assert np.all(cube["balanced_accuracy"].values > 0.3) and np.all(cube["macro_f1"].values > 0.3)
+        assert np.all(cube["train_samples"].values == 256) and np.all(cube["num_steps"].values == 4)
         assert np.all(cube["energy_pj"].values > 0) and np.all(cube["synops_effective_ac"].values > 0)
         assert cube["energy_pj"].attrs["units"] == "pJ per sample"
         assert cube.attrs["costs"] == "45nm-fp32" and "smoke" in cube.attrs["spec"]

@@ -40,6 +40,7 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
     try:
         from neuroenergy import data, models
         from neuroenergy.train import fit
+        from neuroenergy.train.config import TrainingConfig
 
         training = config["training"]
         info = data.info(config["dataset"])
@@ -47,17 +48,19 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
         test = _load(config["dataset"], "test", int(training["test_limit"]))
         torch.manual_seed(int(config["seed"]))
         overrides = dict(config.get("model_overrides") or {})
-        overrides.setdefault("num_steps", int(training["num_steps"]))
+        if training.get("num_steps") is not None:
+            overrides.setdefault("num_steps", int(training["num_steps"]))
         model = models.build(config["architecture"], info.input_spec, info.num_classes, **overrides)
-        result = fit(
-            model, train, test, lam=float(config["lam"]), energy_term=config["energy_term"],
-            epochs=float(training["epochs"]), batch_size=int(training["batch_size"]), lr=float(training["lr"]),
-            optimizer=training["optimizer"], seed=int(config["seed"]), device=training["device"],
-            num_evals=int(training["num_evals"]), eval_size=int(training["eval_size"]), costs=training["costs"],
-        )
+        fit_kwargs = TrainingConfig(**training).fit_kwargs()
+        fit_kwargs.pop("num_steps")  # set on the model at build time above
+        result = fit(model, train, test, lam=float(config["lam"]), energy_term=config["energy_term"],
+                     energy_norm=config.get("energy_norm", "sum"), seed=int(config["seed"]), **fit_kwargs)
         record["status"] = result.status
         record["error"] = result.message
         record["metrics"] = _metrics(result, float(config["target_accuracy"]))
+        # The budget this cell actually trained with (it differs by dataset, and by architecture where set).
+        record["metrics"].update(train_samples=len(train.targets), epochs=result.epochs,
+                                 num_steps=int(getattr(model, "num_steps", 0)) or None)
         record["curve"] = {
             "step": [p.step for p in result.curve],
             "accuracy": [p.accuracy for p in result.curve],
@@ -68,6 +71,7 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
         }
         if result.test_report is not None:
             record["layers"] = [row.to_dict() for row in result.test_report.layers]
+        record["per_class_recall"] = result.test_per_class_recall
         record["family"] = getattr(model, "family", None)
         record["modality"] = info.modality
     except Exception as error:  # a cell must never take the study down with it
@@ -82,7 +86,9 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
 def _metrics(result, target: float) -> dict[str, float]:
     report = result.test_report
     metrics = {
-        "accuracy": result.test_accuracy, "ce": result.test_ce, "energy_term": result.test_energy,
+        "accuracy": result.test_accuracy, "balanced_accuracy": result.test_balanced_accuracy,
+        "macro_f1": result.test_macro_f1, "ce": result.test_ce, "energy_term": result.test_energy,
+        "energy_scale": result.energy_scale,
         "train_energy_pj": result.train_energy_pj, "train_time_s": result.train_time_s,
         "steps": result.steps, "num_parameters": result.num_parameters,
     }

@@ -54,6 +54,7 @@ from typing import Any
 
 from neuroenergy.errors import ConfigError, UnknownNameError
 from neuroenergy.results.store import cell_key
+from neuroenergy.train.config import ENERGY_NORMS, TrainingConfig
 
 __all__ = ["ProtocolSpec", "Design", "load_spec", "list_protocols", "protocol_dir", "Cell"]
 
@@ -63,22 +64,15 @@ DESIGN_KEYS: dict[str, type | tuple[type, ...]] = {
     "lam": list,
     "seeds": (int, list),
     "energy_term": str,
+    "energy_norm": str,
 }
-TRAINING_DEFAULTS: dict[str, Any] = {
-    "epochs": 1.0,
-    "batch_size": 128,
-    "lr": 1e-3,
-    "optimizer": "adam",
-    "num_steps": 10,
-    "num_evals": 10,
-    "eval_size": 1000,
-    "train_limit": 0,
-    "test_limit": 0,
-    "costs": "45nm-fp32",
-    "device": "auto",
-}
+#: Every training key and its default: the fields of TrainingConfig (the one place they are set).
+TRAINING_DEFAULTS: dict[str, Any] = TrainingConfig().to_dict()
+#: Training keys a ``[training.<dataset>]`` table (or its ``[training.<dataset>.<architecture>]``
+#: subtable) may set; the cost table and device stay one per study.
+PER_DATASET_KEYS: tuple[str, ...] = tuple(k for k in TRAINING_DEFAULTS if k not in ("costs", "device"))
 TOP_KEYS = {"name", "description", "default_profile", "design", "training", "targets", "models", "profiles"}
-PROFILE_KEYS = set(DESIGN_KEYS) | set(TRAINING_DEFAULTS)
+PROFILE_KEYS = set(DESIGN_KEYS) | set(TRAINING_DEFAULTS) | {"training"}
 
 
 def protocol_dir() -> Path:
@@ -110,7 +104,12 @@ class Cell:
 
 @dataclass(frozen=True)
 class Design:
-    """A spec resolved for one profile: the factor levels and every setting."""
+    """A spec resolved for one profile: the factor levels and every setting.
+
+    ``training`` holds the study-wide training settings; ``per_dataset`` the
+    per-dataset ones (``{dataset: {key: value, architecture: {key: value}}}``,
+    profile overrides already applied), which :meth:`training_for` lays over it.
+    """
 
     name: str
     profile: str
@@ -122,6 +121,8 @@ class Design:
     training: dict[str, Any]
     targets: dict[str, float]
     model_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    per_dataset: dict[str, dict[str, Any]] = field(default_factory=dict)
+    energy_norm: str = "sum"
 
     def cells(self) -> Iterator[Cell]:
         for arch, dataset, lam, seed in itertools.product(self.architectures, self.datasets, self.lams, self.seeds):
@@ -134,11 +135,19 @@ class Design:
     def target_for(self, dataset: str) -> float:
         return float(self.targets.get(dataset, self.targets.get("default", math.nan)))
 
+    def training_for(self, dataset: str, architecture: str) -> TrainingConfig:
+        """The training settings of every cell of ``dataset`` x ``architecture``."""
+        table = self.per_dataset.get(dataset, {})
+        per_dataset = {k: v for k, v in table.items() if k in PER_DATASET_KEYS}
+        per_arch = table.get(architecture, {}) if isinstance(table.get(architecture), dict) else {}
+        return TrainingConfig(**{**self.training, **per_dataset, **per_arch})
+
     def cell_config(self, cell: Cell) -> dict[str, Any]:
         """Everything ``run_cell`` needs, as plain data (picklable, JSON-able)."""
         return {
             "architecture": cell.architecture, "dataset": cell.dataset, "lam": cell.lam, "seed": cell.seed,
-            "key": cell.key, "energy_term": self.energy_term, "training": dict(self.training),
+            "key": cell.key, "energy_term": self.energy_term, "energy_norm": self.energy_norm,
+            "training": self.training_for(cell.dataset, cell.architecture).to_dict(),
             "target_accuracy": self.target_for(cell.dataset),
             "model_overrides": dict(self.model_overrides.get(cell.architecture, {})),
         }
@@ -151,6 +160,11 @@ class Design:
             "energy_term": self.energy_term, "training": self.training, "targets": self.targets,
             "models": self.model_overrides,
         }
+        # Written only when set, so the directories of specs without them stay bound as before.
+        if self.per_dataset:
+            data["training_by_dataset"] = self.per_dataset
+        if self.energy_norm != "sum":
+            data["energy_norm"] = self.energy_norm
         return json.dumps(data, indent=1, sort_keys=True)
 
 
@@ -165,6 +179,7 @@ class ProtocolSpec:
     default_profile: str
     design_table: dict[str, Any]
     training_table: dict[str, Any]
+    datasets_table: dict[str, dict[str, Any]]
     targets: dict[str, float]
     model_overrides: dict[str, dict[str, Any]]
     profiles: dict[str, dict[str, Any]]
@@ -178,23 +193,34 @@ class ProtocolSpec:
         merged_design = {**self.design_table, **{k: v for k, v in overrides.items() if k in DESIGN_KEYS}}
         training = {**TRAINING_DEFAULTS, **self.training_table,
                     **{k: v for k, v in overrides.items() if k in TRAINING_DEFAULTS}}
+        per_dataset = _merge_per_dataset(self.datasets_table, overrides.get("training", {}),
+                                 {k for k in overrides if k in TRAINING_DEFAULTS})
         where = f"{self.path.name} (profile {profile})"
         architectures = _names(merged_design.get("architectures", "all"), "architectures", where)
         datasets = _names(merged_design.get("datasets", "all"), "datasets", where)
         lams = _lams(merged_design.get("lam", [0.0]), where)
         seeds = _seeds(merged_design.get("seeds", 1), where)
         energy_term = merged_design.get("energy_term", "activation")
+        energy_norm = merged_design.get("energy_norm", "sum")
+        if energy_norm not in ENERGY_NORMS:
+            raise ConfigError(f"{where}: design.energy_norm {energy_norm!r} is unknown; "
+                              f"known: {', '.join(ENERGY_NORMS)}")
         from neuroenergy.energy.terms import list_terms
 
         if energy_term not in list_terms():
             raise ConfigError(f"{where}: design.energy_term {energy_term!r} is unknown; "
                               f"known: {', '.join(list_terms())}")
-        _check_training(training, where)
+        training = TrainingConfig.from_values(training, where=where, prefix="training.").to_dict()
+        per_dataset = {d: table for d, table in per_dataset.items() if d in datasets and table}
+        for dataset, table in per_dataset.items():
+            for arch, arch_table in table.items():
+                if isinstance(arch_table, dict) and arch not in architectures:
+                    per_dataset[dataset] = {k: v for k, v in table.items() if k != arch}
         for arch in self.model_overrides:
             if arch not in architectures and arch not in _known("architectures"):
                 raise ConfigError(f"{where}: [models.{arch}] names an unknown architecture")
         return Design(self.name, profile, architectures, datasets, lams, seeds, energy_term,
-                      training, dict(self.targets), dict(self.model_overrides))
+                      training, dict(self.targets), dict(self.model_overrides), per_dataset, energy_norm)
 
 
 def load_spec(name_or_path: str | Path) -> ProtocolSpec:
@@ -226,8 +252,11 @@ def _parse(raw: dict[str, Any], text: str, path: Path) -> ProtocolSpec:
     _no_unknown(design, set(DESIGN_KEYS), where, "design.")
     for key, value in design.items():
         _check_type(value, DESIGN_KEYS[key], f"design.{key}", where)
-    training = _table(raw, "training", where)
-    _no_unknown(training, set(TRAINING_DEFAULTS), where, "training.")
+    training_raw = _table(raw, "training", where)
+    training = {k: v for k, v in training_raw.items() if not isinstance(v, dict)}
+    TrainingConfig.check_values(training, where=where, prefix="training.")
+    datasets_table = _per_dataset_tables({k: v for k, v in training_raw.items() if isinstance(v, dict)},
+                                    where, "training.")
     targets = _table(raw, "targets", where)
     for key, value in targets.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
@@ -249,12 +278,18 @@ def _parse(raw: dict[str, Any], text: str, path: Path) -> ProtocolSpec:
         for key, value in overrides.items():
             if key in DESIGN_KEYS:
                 _check_type(value, DESIGN_KEYS[key], f"profiles.{profile}.{key}", where)
+            elif key in TRAINING_DEFAULTS:
+                TrainingConfig.check_values({key: value}, where=where, prefix=f"profiles.{profile}.")
+        if "training" in overrides:
+            if not isinstance(overrides["training"], dict):
+                raise ConfigError(f"{where}: profiles.{profile}.training must hold one table per dataset")
+            overrides["training"] = _per_dataset_tables(overrides["training"], where, f"profiles.{profile}.training.")
     default_profile = raw.get("default_profile", "quick" if "quick" in profiles else next(iter(profiles)))
     if default_profile not in profiles:
         raise ConfigError(f"{where}: default_profile {default_profile!r} is not one of the profiles "
                           f"({', '.join(profiles)})")
     spec = ProtocolSpec(name, str(raw.get("description", "")), text, path, default_profile, design,
-                        training, {k: float(v) for k, v in targets.items()},
+                        training, datasets_table, {k: float(v) for k, v in targets.items()},
                         {k: dict(v) for k, v in models.items()}, {k: dict(v) for k, v in profiles.items()})
     for profile in profiles:  # every profile must resolve: errors show up at load, not mid-study
         spec.design(profile)
@@ -330,28 +365,58 @@ def _seeds(value: Any, where: str) -> tuple[int, ...]:
     return tuple(value)
 
 
-def _check_training(training: dict[str, Any], where: str) -> None:
-    positive_ints = ("batch_size", "num_steps", "num_evals", "eval_size")
-    for key in positive_ints:
-        value = training[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{where}: training.{key} must be a positive integer, got {value!r}")
-    for key in ("train_limit", "test_limit"):
-        value = training[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigError(f"{where}: training.{key} must be an integer >= 0 (0 = all), got {value!r}")
-    for key in ("epochs", "lr"):
-        value = training[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise ConfigError(f"{where}: training.{key} must be a number > 0, got {value!r}")
-    from neuroenergy.energy.costs import list_cost_tables
-    from neuroenergy.train.fit import OPTIMIZERS
+def _per_dataset_tables(table: dict[str, Any], where: str, prefix: str) -> dict[str, dict[str, Any]]:
+    """Check ``[training.<dataset>]`` tables: training keys of ``PER_DATASET_KEYS``, and
+    ``[training.<dataset>.<architecture>]`` subtables of the same keys."""
+    out: dict[str, dict[str, Any]] = {}
+    for dataset, budget in table.items():
+        if dataset not in _known("datasets"):
+            raise ConfigError(f"{where}: [{prefix}{dataset}] is neither a training key nor a dataset; "
+                              f"datasets: {', '.join(_known('datasets'))}; "
+                              f"training keys: {', '.join(TRAINING_DEFAULTS)}")
+        if not isinstance(budget, dict):
+            raise ConfigError(f"{where}: {prefix}{dataset} must be a table of training keys")
+        checked: dict[str, Any] = {}
+        for key, value in budget.items():
+            if isinstance(value, dict):
+                if key not in _known("architectures"):
+                    raise ConfigError(f"{where}: [{prefix}{dataset}.{key}] names an unknown architecture; "
+                                      f"known: {', '.join(_known('architectures'))}")
+                _no_unknown(value, set(PER_DATASET_KEYS), where, f"{prefix}{dataset}.{key}.")
+                checked[key] = TrainingConfig.check_values(value, where=where, prefix=f"{prefix}{dataset}.{key}.")
+            else:
+                _no_unknown({key: value}, set(PER_DATASET_KEYS), where, f"{prefix}{dataset}.")
+                checked.update(TrainingConfig.check_values({key: value}, where=where, prefix=f"{prefix}{dataset}."))
+        out[dataset] = checked
+    return out
 
-    if training["optimizer"] not in OPTIMIZERS:
-        raise ConfigError(f"{where}: training.optimizer {training['optimizer']!r} is unknown; "
-                          f"known: {', '.join(OPTIMIZERS)}")
-    if training["costs"] not in list_cost_tables():
-        raise ConfigError(f"{where}: training.costs {training['costs']!r} is unknown; "
-                          f"known: {', '.join(list_cost_tables())}")
-    if training["device"] not in ("auto", "cpu", "cuda"):
-        raise ConfigError(f"{where}: training.device must be auto, cpu or cuda, got {training['device']!r}")
+
+def _merge_per_dataset(base: dict[str, dict[str, Any]], profile: dict[str, dict[str, Any]],
+                   profile_flat: set[str]) -> dict[str, dict[str, Any]]:
+    """Per-dataset per_dataset of one profile.
+
+    Precedence, lowest first: ``[training]``, ``[training.D]``,
+    ``[training.D.ARCH]``, the profile's flat keys, ``[profiles.P.training.D]``,
+    ``[profiles.P.training.D.ARCH]``: a profile always wins over the base spec
+    (so ``smoke``'s small ``train_limit`` holds on every dataset), and within
+    each the more specific table wins.
+    """
+    merged: dict[str, dict[str, Any]] = {}
+    for dataset in set(base) | set(profile):
+        table: dict[str, Any] = {}
+        for key, value in base.get(dataset, {}).items():
+            if isinstance(value, dict):
+                kept = {k: v for k, v in value.items() if k not in profile_flat}
+                if kept:
+                    table[key] = kept
+            elif key not in profile_flat:
+                table[key] = value
+        for key, value in profile.get(dataset, {}).items():
+            if isinstance(value, dict):
+                table[key] = {**table.get(key, {}), **value}
+            else:
+                table[key] = value
+                for arch_table in (v for v in table.values() if isinstance(v, dict)):
+                    arch_table.pop(key, None)
+        merged[dataset] = {k: v for k, v in table.items() if v != {}}
+    return merged

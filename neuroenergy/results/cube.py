@@ -19,7 +19,8 @@ import numpy as np
 import xarray as xr
 
 from neuroenergy.errors import InvalidInputError
-from neuroenergy.results.schema import CELL_VARIABLES, CURVE_VARIABLES, DIMS, LAYER_ROLES, layer_role
+from neuroenergy.results.schema import (CELL_VARIABLES, CURVE_VARIABLES, DIMS, LAYER_ROLES, MAX_RECALL_CLASSES,
+                                        layer_role)
 
 __all__ = ["build_cube", "write_cube", "open_cube"]
 
@@ -53,6 +54,9 @@ def build_cube(
     n_eval = max((len(r.get("curve", {}).get("step", [])) for r in records), default=0)
     cells = {name: np.full(shape, np.nan) for name in CELL_VARIABLES}
     curves = {name: np.full(shape + (n_eval,), np.nan) for name in CURVE_VARIABLES}
+    n_class = max((len(r.get("per_class_recall") or []) for r in records), default=0)
+    n_class = n_class if n_class <= MAX_RECALL_CLASSES else 0
+    recall = np.full(shape + (n_class,), np.nan)
     by_role = np.full(shape + (len(LAYER_ROLES),), np.nan)
     status = np.full(shape, "missing", dtype=object)
     errors = np.full(shape, "", dtype=object)
@@ -67,6 +71,9 @@ def build_cube(
         for name, value in (record.get("metrics") or {}).items():
             if name in cells and value is not None:
                 cells[name][index] = float(value)
+        if n_class and record.get("per_class_recall"):
+            values = record["per_class_recall"]
+            recall[index][: len(values)] = [np.nan if v is None else float(v) for v in values]
         if record.get("layers"):
             by_role[index] = _energy_by_role(record["layers"])
         for name, values in (record.get("curve") or {}).items():
@@ -92,6 +99,11 @@ def build_cube(
     ds["energy_pj_by_layer"] = (DIMS + ("layer",), by_role, {
         "units": "pJ per sample",
         "long_name": "inference energy by layer role (see neuroenergy.results.schema.layer_role)"})
+    if n_class:
+        ds = ds.assign_coords({"class": np.arange(n_class)})
+        ds["per_class_recall"] = (DIMS + ("class",), recall, {
+            "units": "fraction",
+            "long_name": "test recall of each class (class index as the dataset's labels; NaN beyond its classes)"})
     ds["status"] = (DIMS, status.astype(str), {"long_name": "ok / failed / diverged / missing"})
     ds["error"] = (DIMS, errors.astype(str), {"long_name": "error message of failed or diverged cells"})
     ds["target_accuracy"] = ("dataset", np.asarray([targets.get(d, np.nan) for d in datasets], dtype=float),

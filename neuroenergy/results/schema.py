@@ -13,7 +13,7 @@ their ``status``.
 
 from __future__ import annotations
 
-__all__ = ["DIMS", "CELL_VARIABLES", "CURVE_VARIABLES", "STATUSES", "LAYER_ROLES", "layer_role"]
+__all__ = ["DIMS", "CELL_VARIABLES", "MAX_RECALL_CLASSES", "CURVE_VARIABLES", "STATUSES", "LAYER_ROLES", "layer_role"]
 
 DIMS: tuple[str, ...] = ("architecture", "dataset", "lam", "seed")
 
@@ -23,6 +23,8 @@ STATUSES: tuple[str, ...] = ("ok", "failed", "diverged", "missing")
 #: variable -> (units, description); dims ``DIMS``.
 CELL_VARIABLES: dict[str, tuple[str, str]] = {
     "accuracy": ("fraction", "test accuracy on the whole test split"),
+    "balanced_accuracy": ("fraction", "test balanced accuracy: mean per-class recall (chance 1/K)"),
+    "macro_f1": ("fraction", "test macro-F1: unweighted mean of per-class F1"),
     "ce": ("nats per sample", "test cross-entropy"),
     "energy_term": ("per sample", "the training energy term E(theta, x) on the test split"),
     "activation_energy": ("per sample (a.u.)", "sum of squared neuron outputs, summed over time"),
@@ -43,7 +45,16 @@ CELL_VARIABLES: dict[str, tuple[str, str]] = {
     "wall_time_s": ("s", "wall time of the whole cell"),
     "steps": ("optimizer steps", "steps trained"),
     "num_parameters": ("parameters", "trainable parameter count"),
+    "train_samples": ("samples", "size of the training subset the cell trained on"),
+    "epochs": ("passes", "passes over the training subset actually trained"),
+    "num_steps": ("time steps", "time steps T per sample"),
+    "energy_scale": ("per sample", "divisor of E in the loss (1 for energy_norm 'sum'; E at initialisation "
+                                   "for 'initial')"),
 }
+
+#: ``per_class_recall`` (dims ``DIMS + ("class",)``) is stored when every dataset of the cube has at
+#: most this many classes (a per-class table beyond it is unreadable and mostly empty).
+MAX_RECALL_CLASSES = 10
 
 #: variable -> (units, description); dims ``DIMS + ("eval",)``.
 CURVE_VARIABLES: dict[str, tuple[str, str]] = {

@@ -24,6 +24,7 @@ from neuroenergy.energy.costs import CostTable, get_cost_table
 from neuroenergy.energy.measure import OperationCounter
 from neuroenergy.energy.terms import list_terms, record
 from neuroenergy.errors import InvalidInputError
+from neuroenergy.train.config import ENERGY_NORMS, OPTIMIZER_NAMES, TrainingConfig
 from neuroenergy.train.result import CurvePoint, TrainResult
 
 __all__ = ["fit", "resolve_device", "readout_logits", "evaluate"]
@@ -33,6 +34,9 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "adamw": torch.optim.AdamW,
     "sgd": lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=0.9),
 }
+assert tuple(OPTIMIZERS) == OPTIMIZER_NAMES
+#: fit()'s keyword defaults: the one place they are set is TrainingConfig.
+_DEFAULT = TrainingConfig()
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -93,8 +97,9 @@ def _default_convert(x: torch.Tensor) -> torch.Tensor:
 def evaluate(model: nn.Module, data, *, batch_size: int = 256, energy_term: str = "activation",
              device: str | torch.device = "auto", costs: str | CostTable | None = None,
              index: torch.Tensor | None = None) -> dict:
-    """Accuracy, CE (nats per sample) and energy term E (per sample) of ``model``
-    on ``data`` (or its rows ``index``), in eval mode without gradients.
+    """Accuracy, CE (nats per sample), energy term E (per sample) and the confusion
+    matrix (``confusion``, ``K x K`` counts, rows true classes) of ``model`` on
+    ``data`` (or its rows ``index``), in eval mode without gradients.
 
     With ``costs``, also the ``measure`` report over the same forward passes
     (``result["report"]``, per sample, summed over time).
@@ -105,6 +110,7 @@ def evaluate(model: nn.Module, data, *, batch_size: int = 256, energy_term: str 
     was_training = model.training
     model.eval()
     correct, ce_sum, energy_sum, seen = 0, 0.0, 0.0, 0
+    confusion: torch.Tensor | None = None
     counter = OperationCounter(model, costs=costs, sequence_calls=True) if costs is not None else None
     recorder = record(model, energy_term)
     try:
@@ -113,13 +119,18 @@ def evaluate(model: nn.Module, data, *, batch_size: int = 256, energy_term: str 
                 x, y = split.batch(index[start:start + batch_size], device)
                 with recorder as energy:
                     logits = readout_logits(model(x))
-                correct += int((logits.argmax(1) == y).sum())
+                predicted = logits.argmax(1)
+                correct += int((predicted == y).sum())
+                k = logits.shape[1]
+                counts = torch.bincount((y * k + predicted).cpu(), minlength=k * k).reshape(k, k)
+                confusion = counts if confusion is None else confusion + counts
                 ce_sum += float(F.cross_entropy(logits, y, reduction="sum"))
                 energy_sum += float(energy.total)
                 seen += len(y)
     finally:
         model.train(was_training)
-    result = {"accuracy": correct / seen, "ce": ce_sum / seen, "energy": energy_sum / seen, "samples": seen}
+    result = {"accuracy": correct / seen, "ce": ce_sum / seen, "energy": energy_sum / seen, "samples": seen,
+              "confusion": confusion.numpy()}
     if counter is not None:
         result["report"] = counter.report(seen, getattr(model, "num_steps", None))
     return result
@@ -132,16 +143,17 @@ def fit(
     *,
     lam: float = 0.0,
     energy_term: str = "activation",
-    epochs: float = 1,
-    batch_size: int = 128,
-    lr: float = 1e-3,
-    optimizer: str = "adam",
-    num_steps: int | None = None,
+    energy_norm: str = "sum",
+    epochs: float = _DEFAULT.epochs,
+    batch_size: int = _DEFAULT.batch_size,
+    lr: float = _DEFAULT.lr,
+    optimizer: str = _DEFAULT.optimizer,
+    num_steps: int | None = _DEFAULT.num_steps,
     seed: int = 0,
-    device: str | torch.device = "auto",
-    num_evals: int = 10,
-    eval_size: int = 1000,
-    costs: str | CostTable = "45nm-fp32",
+    device: str | torch.device = _DEFAULT.device,
+    num_evals: int = _DEFAULT.num_evals,
+    eval_size: int = _DEFAULT.eval_size,
+    costs: str | CostTable = _DEFAULT.costs,
     count_training_ops: bool = True,
     progress: bool | Callable[[CurvePoint], None] = False,
 ) -> TrainResult:
@@ -155,6 +167,10 @@ def fit(
         lam: weight of the energy term (>= 0).
         energy_term: ``activation`` (default), ``spikes`` or ``synops``
             (see :mod:`neuroenergy.energy.terms`); per sample.
+        energy_norm: ``sum`` (the loss uses E as recorded) or ``initial``
+            (E divided by the network's own E on its first training batch,
+            before any update, so lambda weighs the fraction of the initial
+            energy; see ``neuroenergy.train.config.ENERGY_NORMS``).
         epochs: passes over ``train`` (fractions allowed).
         batch_size, lr, optimizer: ``adam`` (default), ``adamw`` or ``sgd`` (momentum 0.9).
         num_steps: time steps T; sets ``model.num_steps`` when given.
@@ -177,6 +193,8 @@ def fit(
         status ``diverged`` (no exception).
     """
     _check_args(lam, energy_term, epochs, batch_size, lr, optimizer, num_evals, eval_size, num_steps)
+    if energy_norm not in ENERGY_NORMS:
+        raise InvalidInputError(f"unknown energy_norm {energy_norm!r}; known: {', '.join(ENERGY_NORMS)}")
     table = get_cost_table(costs)
     device = resolve_device(device)
     train_split, test_split = _as_split(train, "train"), _as_split(test, "test")
@@ -227,6 +245,7 @@ def fit(
         bar = tqdm(total=total_steps, desc=f"fit lam={lam:g}", unit="step", file=sys.stderr, dynamic_ncols=True)
     evaluate_point(0, 0)
     step, samples, status, diverged_at, message = 0, 0, "ok", None, ""
+    energy_scale: float | None = None
     order = torch.randperm(len(train_split), generator=generator)
     position = 0
     model.train()
@@ -240,7 +259,9 @@ def fit(
         with counting, recorder as energy:
             logits = readout_logits(model(x))
         ce = F.cross_entropy(logits, y)
-        loss = ce + lam * energy.value if lam else ce
+        if energy_scale is None:
+            energy_scale = _energy_scale(energy_norm, float(energy.value.detach()))
+        loss = ce + (lam / energy_scale) * energy.value if lam else ce
         if not bool(torch.isfinite(loss)):
             status, diverged_at = "diverged", step + 1
             message = (f"loss became {loss.item()} at step {step + 1} "
@@ -270,9 +291,10 @@ def fit(
         final = evaluate(model, test_split, batch_size=max(batch_size, 256), energy_term=energy_term,
                          device=device, costs=table)
         test_accuracy, test_ce, test_energy, report = final["accuracy"], final["ce"], final["energy"], final["report"]
+        confusion = final["confusion"]
     else:
         test_accuracy = test_ce = test_energy = math.nan
-        report = None
+        report = confusion = None
     macs, acs = counter.synops_total if counter else (math.nan, math.nan)
     return TrainResult(
         status=status, lam=float(lam), energy_term=energy_term, seed=seed, device=str(device),
@@ -283,7 +305,16 @@ def fit(
         num_parameters=sum(p.numel() for p in model.parameters()),
         readout="output [T, B, K] averaged over T (membrane potential of the output layer) as logits",
         diverged_at_step=diverged_at, message=message,
+        energy_norm=energy_norm, energy_scale=math.nan if energy_scale is None else energy_scale,
+        test_confusion=None if confusion is None else confusion.tolist(),
     )
+
+
+def _energy_scale(energy_norm: str, first_energy: float) -> float:
+    """The divisor of E in the loss (see ``energy_norm`` of :func:`fit`)."""
+    if energy_norm == "initial" and math.isfinite(first_energy) and first_energy > 0:
+        return first_energy
+    return 1.0  # ``sum``, or an initial network that is silent: nothing to be relative to
 
 
 def _check_args(lam, energy_term, epochs, batch_size, lr, optimizer, num_evals, eval_size, num_steps) -> None:

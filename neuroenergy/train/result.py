@@ -6,7 +6,10 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 from neuroenergy.energy.report import EnergyReport
+from neuroenergy.train.metrics import balanced_accuracy, macro_f1, per_class_recall
 
 __all__ = ["CurvePoint", "Efficiency", "TrainResult"]
 
@@ -85,6 +88,24 @@ class TrainResult:
     diverged_at_step: int | None = None
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    energy_norm: str = "sum"
+    energy_scale: float = 1.0
+    test_confusion: list[list[int]] | None = None
+
+    @property
+    def test_balanced_accuracy(self) -> float:
+        """Mean per-class recall on the test split (chance 1/K); NaN when the run did not finish."""
+        return math.nan if self.test_confusion is None else balanced_accuracy(np.asarray(self.test_confusion))
+
+    @property
+    def test_macro_f1(self) -> float:
+        """Unweighted mean of per-class F1 on the test split; NaN when the run did not finish."""
+        return math.nan if self.test_confusion is None else macro_f1(np.asarray(self.test_confusion))
+
+    @property
+    def test_per_class_recall(self) -> list[float]:
+        """Recall of each class on the test split (NaN for a class with no test sample)."""
+        return [] if self.test_confusion is None else per_class_recall(np.asarray(self.test_confusion)).tolist()
 
     def efficiency(self, target: float) -> Efficiency | None:
         """Steps, samples, training energy and time until the held-out accuracy
@@ -106,7 +127,8 @@ class TrainResult:
         if self.status != "ok":
             return f"TrainResult: {self.status} at step {self.diverged_at_step} ({self.message})"
         energy = self.test_report.total.energy_pj if self.test_report else math.nan
-        return (f"TrainResult: test accuracy {self.test_accuracy:.4f}, CE {self.test_ce:.4f} nats/sample, "
+        return (f"TrainResult: test accuracy {self.test_accuracy:.4f} "
+                f"(balanced {self.test_balanced_accuracy:.4f}, macro-F1 {self.test_macro_f1:.4f}), CE {self.test_ce:.4f} nats/sample, "
                 f"E[{self.energy_term}] {self.test_energy:.4g}/sample, inference {energy:.4g} pJ/sample "
                 f"({self.test_report.costs.name if self.test_report else '-'}); {self.steps} steps, "
                 f"training {self.train_energy_pj:.4g} pJ in total, {self.train_time_s:.1f} s")
