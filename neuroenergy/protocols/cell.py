@@ -72,6 +72,9 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
         if result.test_report is not None:
             record["layers"] = [row.to_dict() for row in result.test_report.layers]
         record["per_class_recall"] = result.test_per_class_recall
+        # Test samples per class: the chance levels (majority share, 1/K) the report compares against.
+        record["test_class_counts"] = ([int(sum(row)) for row in result.test_confusion]
+                                       if result.test_confusion is not None else [])
         record["family"] = getattr(model, "family", None)
         record["modality"] = info.modality
     except Exception as error:  # a cell must never take the study down with it

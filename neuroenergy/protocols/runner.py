@@ -84,7 +84,7 @@ def _build_cube(spec: ProtocolSpec, design: Design, store: RunStore) -> xr.Datas
         "protocol": design.name, "profile": design.profile, "spec": spec.text,
         "design": design.to_json(), "costs": design.training["costs"],
         "costs_description": _cost_description(design.training["costs"]),
-        "energy_term": design.energy_term, "package_versions": _versions(), "git_commit": _git_commit(),
+        "energy_term": design.energy_term, "energy_norm": design.energy_norm, "package_versions": _versions(), "git_commit": _git_commit(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "note": "energies are compute-only estimates per sample from the cost table, not hardware readings",
     }
@@ -93,6 +93,7 @@ def _build_cube(spec: ProtocolSpec, design: Design, store: RunStore) -> xr.Datas
         seeds=design.seeds, families={a: models.family_of(a) for a in design.architectures},
         modalities={d: data.info(d).modality for d in design.datasets},
         targets={d: design.target_for(d) for d in design.datasets}, attrs=attrs,
+        num_classes={d: data.info(d).num_classes for d in design.datasets},
     )
 
 

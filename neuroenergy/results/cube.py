@@ -36,6 +36,7 @@ def build_cube(
     modalities: Mapping[str, str],
     targets: Mapping[str, float],
     attrs: Mapping[str, Any] | None = None,
+    num_classes: Mapping[str, int] | None = None,
 ) -> xr.Dataset:
     """Assemble the cube of a design from run records (records outside the design are ignored).
 
@@ -58,6 +59,7 @@ def build_cube(
     n_class = n_class if n_class <= MAX_RECALL_CLASSES else 0
     recall = np.full(shape + (n_class,), np.nan)
     by_role = np.full(shape + (len(LAYER_ROLES),), np.nan)
+    majority = {d: np.nan for d in datasets}
     status = np.full(shape, "missing", dtype=object)
     errors = np.full(shape, "", dtype=object)
     for record in records:
@@ -67,6 +69,9 @@ def build_cube(
         except KeyError:
             continue  # a cell of an earlier design, kept on disk but not part of this cube
         status[index] = record["status"]
+        counts = record.get("test_class_counts") or []
+        if sum(counts) > 0:
+            majority[record["dataset"]] = max(counts) / sum(counts)
         errors[index] = record.get("error") or ""
         for name, value in (record.get("metrics") or {}).items():
             if name in cells and value is not None:
@@ -108,6 +113,11 @@ def build_cube(
     ds["error"] = (DIMS, errors.astype(str), {"long_name": "error message of failed or diverged cells"})
     ds["target_accuracy"] = ("dataset", np.asarray([targets.get(d, np.nan) for d in datasets], dtype=float),
                              {"units": "fraction", "long_name": "held-out accuracy target for *_to_target"})
+    ds["majority_rate"] = ("dataset", np.asarray([majority[d] for d in datasets], dtype=float), {
+        "units": "fraction", "long_name": "share of the test split's most frequent class (chance level of accuracy)"})
+    if num_classes is not None:
+        ds["num_classes"] = ("dataset", np.asarray([num_classes[d] for d in datasets], dtype=int), {
+            "units": "classes", "long_name": "number of classes K (chance level of balanced accuracy: 1/K)"})
     ds["lam"].attrs.update(long_name="lambda, weight of the energy term in the loss")
     ds.attrs.update({k: _attr(v) for k, v in (attrs or {}).items()})
     return ds

@@ -33,7 +33,7 @@ from statsmodels.tools.sm_exceptions import SingularMatrixWarning
 from neuroenergy.errors import InvalidInputError
 from neuroenergy.results.schema import DIMS
 from neuroenergy.stats._cube import (CubeLike, StatsWarning, as_cube, cell_frame, numeric_cell_variables,
-                                     resolve_lam, split_ok, warn_dropped)
+                                     resolve_lam, resolve_response, split_ok, warn_dropped)
 
 __all__ = ["anova", "anova_frame", "FACTOR_NAMES"]
 
@@ -197,13 +197,14 @@ def anova_frame(data: pd.DataFrame, response: str, factors: Sequence[str], typ: 
     return result
 
 
-def anova(cube: CubeLike, response: str = "accuracy", factors: Sequence[str] = ("architecture", "dataset"),
+def anova(cube: CubeLike, response: str | None = None, factors: Sequence[str] = ("architecture", "dataset"),
           typ: int | str = 2, lam: float | None = None, *, warn: bool = True) -> pd.DataFrame:
     """Factorial ANOVA of a cube variable over the ok cells.
 
     Args:
         cube: a result cube (or the path of one).
-        response: a numeric cell variable, e.g. ``accuracy`` (fraction; SS are
+        response: a numeric cell variable, e.g. ``balanced_accuracy`` (the
+            default when the cube holds it, else ``accuracy``; fractions, SS
             then in fraction^2) or ``energy_pj`` (pJ per sample; SS in pJ^2).
         factors: cell dims or coordinates (``architecture``, ``dataset``,
             ``lam``, ``seed``, ``modality``, ``family``); the model holds every
@@ -232,6 +233,7 @@ def anova(cube: CubeLike, response: str = "accuracy", factors: Sequence[str] = (
             Type III with empty design cells.
     """
     ds = as_cube(cube)
+    response = resolve_response(ds, response)
     factors = _check_factors(factors)
     typ = _check_typ(typ)
     for coord, dim in (("modality", "dataset"), ("family", "architecture")):

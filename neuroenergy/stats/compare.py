@@ -9,9 +9,10 @@ from statsmodels.stats.multicomp import pairwise_tukeyhsd
 
 from neuroenergy.errors import InvalidInputError
 from neuroenergy.stats._cube import (CubeLike, as_cube, cell_frame, numeric_cell_variables, resolve_lam,
-                                     split_ok, warn_dropped)
+                                     resolve_response, split_ok, warn_dropped)
 
-__all__ = ["best_architectures", "posthoc", "interaction_table", "t_interval", "tukey_versus"]
+__all__ = ["best_architectures", "posthoc", "interaction_table", "above_chance", "chance_level", "t_interval",
+           "tukey_versus"]
 
 
 def t_interval(mean: np.ndarray, sd: np.ndarray, n: np.ndarray,
@@ -30,8 +31,10 @@ def _check_confidence(confidence: float) -> float:
     return float(confidence)
 
 
-def _ok_cells(cube: CubeLike, response: str, lam: float | None, what: str, warn: bool) -> tuple[pd.DataFrame, float]:
+def _ok_cells(cube: CubeLike, response: str | None, lam: float | None, what: str,
+              warn: bool) -> tuple[pd.DataFrame, float, str]:
     ds = as_cube(cube)
+    response = resolve_response(ds, response)
     variables = numeric_cell_variables(ds)
     if response not in variables:
         raise InvalidInputError(f"unknown response {response!r}; the cube's numeric cell variables are "
@@ -45,10 +48,10 @@ def _ok_cells(cube: CubeLike, response: str, lam: float | None, what: str, warn:
     for dim in ("dataset", "architecture"):
         order = [str(v) for v in ds[dim].values]
         ok[dim] = pd.Categorical(ok[dim], categories=order, ordered=True)
-    return ok, selected
+    return ok, selected, response
 
 
-def best_architectures(cube: CubeLike, lam: float | None = None, response: str = "accuracy",
+def best_architectures(cube: CubeLike, lam: float | None = None, response: str | None = None,
                        confidence: float = 0.95, *, warn: bool = True) -> pd.DataFrame:
     """Architectures ranked per dataset by mean ``response`` over seeds, with t-CIs.
 
@@ -68,7 +71,7 @@ def best_architectures(cube: CubeLike, lam: float | None = None, response: str =
         CI NaN with one seed). ``attrs['lam']`` is the level used.
     """
     confidence = _check_confidence(confidence)
-    ok, selected = _ok_cells(cube, response, lam, f"best_architectures ({response})", warn)
+    ok, selected, response = _ok_cells(cube, response, lam, "best_architectures", warn)
     grouped = ok.groupby(["dataset", "architecture"], observed=True)[response]
     table = grouped.agg(n="count", mean="mean", sd="std").reset_index()
     table["ci_low"], table["ci_high"] = t_interval(table["mean"], table["sd"], table["n"], confidence)
@@ -83,7 +86,7 @@ def best_architectures(cube: CubeLike, lam: float | None = None, response: str =
     return table
 
 
-def posthoc(cube: CubeLike, dataset: str, lam: float | None = None, response: str = "accuracy",
+def posthoc(cube: CubeLike, dataset: str, lam: float | None = None, response: str | None = None,
             alpha: float = 0.05, *, warn: bool = True) -> pd.DataFrame:
     """Pairwise Tukey HSD comparisons of architectures within one dataset.
 
@@ -91,7 +94,7 @@ def posthoc(cube: CubeLike, dataset: str, lam: float | None = None, response: st
         cube: a result cube (or its path).
         dataset: the dataset whose architectures are compared.
         lam: lambda level; ``None`` is the cube's only level, else 0.
-        response: the compared variable, default ``accuracy`` (fraction).
+        response: the compared variable, default ``balanced_accuracy`` (``accuracy`` for cubes without it).
         alpha: family-wise error rate of the comparisons.
         warn: warn about excluded cells.
 
@@ -112,7 +115,7 @@ def posthoc(cube: CubeLike, dataset: str, lam: float | None = None, response: st
     names = [str(v) for v in ds["dataset"].values]
     if str(dataset) not in names:
         raise InvalidInputError(f"unknown dataset {dataset!r}; the cube's datasets are {', '.join(names)}")
-    ok, _ = _ok_cells(ds, response, lam, f"posthoc ({response}, {dataset})", warn)
+    ok, _, response = _ok_cells(ds, response, lam, f"posthoc ({dataset})", warn)
     ok = ok[ok["dataset"] == str(dataset)]
     groups = ok["architecture"].astype(str).to_numpy()
     present = [a for a in ok["architecture"].cat.categories if a in set(groups)]
@@ -179,7 +182,7 @@ def tukey_versus(values: pd.Series, groups: pd.Series, reference: str) -> pd.Dat
     return pd.DataFrame({"group": others.index.astype(str), "meandiff": diff, "p_adj": np.clip(p, 0.0, 1.0)})
 
 
-def interaction_table(cube: CubeLike, lam: float | None = None, response: str = "accuracy",
+def interaction_table(cube: CubeLike, lam: float | None = None, response: str | None = None,
                       *, warn: bool = True) -> pd.DataFrame:
     """Mean ``response`` over ok seeds for every architecture x dataset.
 
@@ -187,11 +190,72 @@ def interaction_table(cube: CubeLike, lam: float | None = None, response: str = 
     ``dataset`` (cube order; NaN where no run is ok), in the response's units
     (accuracy: fraction).
     """
-    ok, selected = _ok_cells(cube, response, lam, f"interaction_table ({response})", warn)
+    ok, selected, response = _ok_cells(cube, response, lam, "interaction_table", warn)
     table = ok.pivot_table(index="architecture", columns="dataset", values=response, aggfunc="mean",
                            observed=False, dropna=False)
     table.index = table.index.astype(str)
     table.columns = table.columns.astype(str)
     table.index.name, table.columns.name = "architecture", "dataset"
     table.attrs.update(lam=selected, response=response)
+    return table
+
+
+def chance_level(ds, response: str) -> dict[str, float]:
+    """Per dataset, the score of a classifier that learned nothing.
+
+    ``accuracy``: the share of the test split's most frequent class (a
+    majority-class predictor; ``majority_rate`` in the cube). ``balanced_accuracy``
+    and ``macro_f1``: 1/K (``num_classes``; for macro-F1 this is the score of a
+    uniform random guess on a balanced set, a floor rather than an exact chance).
+    """
+    datasets = [str(d) for d in ds["dataset"].values]
+    if response == "accuracy":
+        if "majority_rate" not in ds.data_vars:
+            raise InvalidInputError("the cube holds no majority_rate (written by neuroenergy >= 0.2): "
+                                    "the chance level of accuracy is unknown")
+        return dict(zip(datasets, ds["majority_rate"].values.astype(float).tolist()))
+    if response in ("balanced_accuracy", "macro_f1"):
+        if "num_classes" not in ds.data_vars:
+            raise InvalidInputError(f"the cube holds no num_classes: the chance level of {response} is unknown")
+        return dict(zip(datasets, (1.0 / ds["num_classes"].values.astype(float)).tolist()))
+    raise InvalidInputError(f"no chance level is defined for {response!r}; use accuracy, balanced_accuracy "
+                            "or macro_f1")
+
+
+def above_chance(cube: CubeLike, response: str | None = None, lam: float | None = None,
+                 confidence: float = 0.95, *, warn: bool = True) -> pd.DataFrame:
+    """Did each architecture learn each dataset? A one-sided test over seeds against chance.
+
+    ``learned`` is true when the one-sided ``confidence`` lower bound of the
+    mean over seeds (Student t) lies above the dataset's chance level (see
+    :func:`chance_level`); NA with fewer than two seeds. A run whose seeds all
+    score exactly the majority share (sd 0) did not learn.
+
+    Returns:
+        One row per dataset x architecture with an ok run: ``dataset``,
+        ``architecture``, ``family``, ``n``, ``mean``, ``sd``, ``lower``
+        (one-sided bound), ``chance``, ``learned`` (nullable boolean);
+        ``attrs``: ``response``, ``confidence``, ``lam``.
+    """
+    confidence = _check_confidence(confidence)
+    ds = as_cube(cube)
+    ok, selected, response = _ok_cells(ds, response, lam, "above_chance", warn)
+    chance = chance_level(ds, response)
+    table = ok.groupby(["dataset", "architecture"], observed=True)[response].agg(
+        n="count", mean="mean", sd="std").reset_index()
+    n = table["n"].to_numpy(dtype=float)
+    sd = table["sd"].fillna(0.0).to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        margin = np.where(n >= 2, sps.t.ppf(confidence, n - 1) * sd / np.sqrt(n), np.nan)
+    table["lower"] = table["mean"].to_numpy(dtype=float) - margin
+    table["chance"] = table["dataset"].astype(str).map(chance).astype(float)
+    learned = pd.Series(table["lower"] > table["chance"], dtype="boolean")
+    learned[n < 2] = pd.NA
+    table["learned"] = learned
+    labels = ok.drop_duplicates(["dataset", "architecture"])[["dataset", "architecture", "family"]]
+    table = table.merge(labels, on=["dataset", "architecture"], how="left")
+    table["dataset"] = table["dataset"].astype(str)
+    table["architecture"] = table["architecture"].astype(str)
+    table = table[["dataset", "architecture", "family", "n", "mean", "sd", "lower", "chance", "learned"]]
+    table.attrs.update(response=response, confidence=confidence, lam=selected)
     return table
