@@ -50,7 +50,7 @@ def test_format_tables_sections_and_numbers():
     text = format_tables(_study_cube())
     assert "cube: 24 cells = 2 architectures x 2 datasets x 2 lambdas x 3 seeds; ok 23, failed 1" in text
     assert "cost table: 45nm-fp32" in text and "not hardware readings" in text
-    for heading in ("1. Factorial ANOVA of test accuracy", "2. Best architecture per dataset",
+    for heading in ("1. Factorial ANOVA of test balanced accuracy", "2. Best architecture per dataset",
                     "3. Lambda sweep", "4. Training efficiency", "5. Paper vs this study"):
         assert heading in text
     architecture_row = next(line for line in text.splitlines() if line.strip().startswith("architecture  "))

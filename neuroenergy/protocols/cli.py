@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
                                       "and a rough cost estimate.")
     show.add_argument("protocol", help="built-in name or path of a .toml spec")
     show.add_argument("--profile", help="profile (default: the spec's default_profile)")
+    show.add_argument("--workers", type=int, help="workers to estimate the wall time for (default: CPU cores)")
 
     run = sub.add_parser("run", help="run a protocol (resumes an unfinished one)",
                          description="Run every cell of a protocol into --out. Re-running on the same --out "
@@ -67,10 +68,12 @@ def _parser() -> argparse.ArgumentParser:
                            description="Print ANOVA, best architectures, lambda sweep and efficiency tables.")
     stats.add_argument("out", help="output directory of a run (or a cube file)")
 
-    report = sub.add_parser("report", help="write report.md and figures for a run's cube",
-                            description="Write report.md and PNG figures next to the cube.")
-    report.add_argument("out", help="output directory of a run (or a cube file)")
-    report.add_argument("--to", help="directory for the report (default: the run directory)")
+    report = sub.add_parser("report", help="write report.md and figures for one or more runs' cubes",
+                            description="Write report.md and PNG figures. Give the run directories of a "
+                                        "study's factorial, lambda_sweep and efficiency runs together for one "
+                                        "report of the paper's three findings.")
+    report.add_argument("out", nargs="+", help="output directories of runs (or cube files)")
+    report.add_argument("--to", help="directory for the report (default: the first run directory)")
     return parser
 
 
@@ -98,6 +101,7 @@ def _list(args) -> int:
 
 def _show(args) -> int:
     from neuroenergy.data import info
+    from neuroenergy.protocols.executors import default_workers
     from neuroenergy.protocols.spec import load_spec
 
     spec = load_spec(args.protocol)
@@ -110,22 +114,39 @@ def _show(args) -> int:
           f"[energy term: {design.energy_term}]")
     print(f"  seeds ({len(design.seeds)}): {', '.join(map(str, design.seeds))}")
     print(f"  cells: {design.num_cells}")
-    print(f"  training: epochs {t['epochs']}, batch {t['batch_size']}, lr {t['lr']}, {t['optimizer']}, "
-          f"T = {t['num_steps']} steps, {t['num_evals']} curve evaluations on {t['eval_size']} held-out samples, "
-          f"train_limit {t['train_limit'] or 'all'}, test_limit {t['test_limit'] or 'all'}, costs {t['costs']}")
-    sample_steps = 0.0
+    print(f"  training: {_budget_text(t)}, {t['optimizer']}, {t['num_evals']} curve evaluations, costs {t['costs']}")
+    workers = args.workers or default_workers()
+    print(f"  per dataset (budget; estimated CPU-core-minutes, wall minutes on {workers} workers):")
+    total_core_s = 0.0
     for dataset in design.datasets:
         sizes = info(dataset).split_sizes
-        n_train = min(sizes["train"], t["train_limit"] or sizes["train"])
-        n_test = min(sizes["test"], t["test_limit"] or sizes["test"])
-        per_cell = (n_train * t["epochs"] * 3 + n_test + t["eval_size"] * t["num_evals"]) * t["num_steps"]
-        weight = sum(_RELATIVE_COST.get(a, 2.0) for a in design.architectures)
-        sample_steps += per_cell * weight * len(design.lams) * len(design.seeds)
-    minutes = sample_steps / _SAMPLE_STEPS_PER_CORE_S / 60
-    print(f"  estimated cost: about {minutes:.0f} CPU-core-minutes ({sample_steps:.3g} mlp-equivalent "
-          f"sample-time-steps, training counted x3 for backward; cnn and transformer cost ~37x an mlp); "
-          f"divide by the number of workers for wall time; a rough guide from this machine, not a promise")
+        core_s = 0.0
+        budgets: dict[str, list[str]] = {}
+        for arch in design.architectures:
+            cfg = design.training_for(dataset, arch)
+            n_train = min(sizes["train"], cfg.train_limit or sizes["train"])
+            n_test = min(sizes["test"], cfg.test_limit or sizes["test"])
+            steps = cfg.num_steps or 25
+            sample_steps = (n_train * cfg.epochs * 3 + n_test + cfg.eval_size * cfg.num_evals) * steps
+            core_s += (sample_steps * _RELATIVE_COST.get(arch, 2.0) / _SAMPLE_STEPS_PER_CORE_S
+                       * len(design.lams) * len(design.seeds))
+            budgets.setdefault(_budget_text(cfg.to_dict()), []).append(arch)
+        total_core_s += core_s
+        shown = "; ".join(text if len(budgets) == 1 else f"{', '.join(archs)}: {text}"
+                          for text, archs in budgets.items())
+        print(f"    {dataset:14s} {shown}; ~{core_s / 60:.0f} core-min, ~{core_s / 60 / workers:.0f} min")
+    print(f"  estimated cost: about {total_core_s / 60:.0f} CPU-core-minutes in total, about "
+          f"{total_core_s / 60 / workers:.0f} minutes of wall time on {workers} workers (--workers); calibrated "
+          f"on this project's 2-core machine, a guide rather than a promise")
     return 0
+
+
+def _budget_text(t) -> str:
+    """One line of a training budget (a TrainingConfig as a dict)."""
+    limit = f"{t['train_limit']:,} train samples" if t["train_limit"] else "the whole train split"
+    test = f"{t['test_limit']:,} test samples" if t["test_limit"] else "the whole test split"
+    steps = f"T = {t['num_steps']}" if t["num_steps"] else "T = the model's default"
+    return f"{t['epochs']:g} epochs of {limit}, batch {t['batch_size']}, lr {t['lr']:g}, {steps}, {test}"
 
 
 def _run(args) -> int:
@@ -193,9 +214,10 @@ def _report(args) -> int:
     from neuroenergy import stats
     from neuroenergy.results.cube import open_cube
 
-    source = Path(args.out)
-    target = Path(args.to) if args.to else (source if source.is_dir() else source.parent)
-    path = stats.write_report(open_cube(source), target)
+    sources = [Path(p) for p in args.out]
+    first = sources[0]
+    target = Path(args.to) if args.to else (first if first.is_dir() else first.parent)
+    path = stats.write_report([open_cube(source) for source in sources], target)
     print(f"report written: {path}")
     return 0
 

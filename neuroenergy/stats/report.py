@@ -23,13 +23,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from neuroenergy.errors import NeuroEnergyError
+from neuroenergy.errors import InvalidInputError, NeuroEnergyError
 from neuroenergy.results.schema import DIMS
 from neuroenergy.stats import paper
 from neuroenergy.stats._cube import (CubeLike, DroppedCellsWarning, StatsWarning, as_cube, cell_frame,
                                      format_cell, resolve_lam, split_ok, status_counts)
 from neuroenergy.stats.anova import anova
-from neuroenergy.stats.compare import best_architectures, tukey_versus
+from neuroenergy.stats.compare import above_chance, best_architectures, tukey_versus
 from neuroenergy.stats.efficiency import EfficiencyResult, efficiency
 from neuroenergy.stats.sweep import lambda_sweep
 
@@ -63,6 +63,10 @@ class _Study:
     sweep: _Section
     eff: _Section
     notes: list[str] = field(default_factory=list)
+    anova_accuracy: _Section = field(default_factory=_Section)
+    chance: _Section = field(default_factory=_Section)
+    #: The cubes behind the sections (one per run directory given), in the order given.
+    sources: list[xr.Dataset] = field(default_factory=list)
 
 
 def _attempt(function: Callable[..., Any], *args: Any, **kwargs: Any) -> _Section:
@@ -87,29 +91,74 @@ def _single_threaded_blas() -> contextlib.AbstractContextManager:
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _study(cube: CubeLike) -> _Study:
-    ds = as_cube(cube)
+def _pick(cubes: list[xr.Dataset], protocol: str, usable: Callable[[xr.Dataset], bool]) -> xr.Dataset:
+    """The cube of ``protocol`` (by its ``protocol`` attribute), else the first ``usable`` one, else the first."""
+    for ds in cubes:
+        if ds.attrs.get("protocol") == protocol:
+            return ds
+    return next((ds for ds in cubes if usable(ds)), cubes[0])
+
+
+def _study(cube: CubeLike | Sequence[CubeLike]) -> _Study:
+    cubes = [as_cube(c) for c in cube] if isinstance(cube, (list, tuple)) else [as_cube(cube)]
+    # Each finding from the study designed for it: accuracy from the factorial, the sweep from
+    # lambda_sweep, efficiency from the efficiency protocol (their longer learning curves).
+    ds = _pick(cubes, "factorial", lambda d: d.sizes["architecture"] > 1 and d.sizes["dataset"] > 1)
+    sweep_ds = _pick(cubes, "lambda_sweep", lambda d: d.sizes["lam"] > 1)
+    eff_ds = _pick(cubes, "efficiency", lambda d: d is ds)
     try:
         lam: float | None = resolve_lam(ds, None)
     except NeuroEnergyError:
         lam = None
     frame = cell_frame(ds, [])
     _, dropped = split_ok(frame, [])
+    for other in cubes:
+        if other is not ds:
+            other_dropped = split_ok(cell_frame(other, []), [])[1]
+            if len(other_dropped):
+                dropped = pd.concat([dropped, other_dropped.assign(
+                    reason=other_dropped["reason"] + f" ({other.attrs.get('protocol', 'other cube')})")])
     notes: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         # Dropped cells are listed once in the report, not per statistic.
         section_anova = _attempt(anova, ds, warn=False)
+        section_anova_acc = (_attempt(anova, ds, response="accuracy", warn=False)
+                             if "balanced_accuracy" in ds.data_vars else _Section(None, "same as above"))
         section_best = _attempt(best_architectures, ds, warn=False)
-        section_sweep = _attempt(lambda_sweep, ds, warn=False)
-        section_eff = _attempt(efficiency, ds, warn=False)
+        section_chance = _attempt(_chance_table, ds)
+        section_sweep = _attempt(lambda_sweep, sweep_ds, warn=False)
+        section_eff = _attempt(efficiency, eff_ds, warn=False)
     for item in caught:
         if issubclass(item.category, StatsWarning) and not issubclass(item.category, DroppedCellsWarning):
             notes.append(str(item.message))
         elif not issubclass(item.category, DroppedCellsWarning):
             warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+    if section_best.value is not None and "accuracy" in ds.data_vars \
+            and section_best.value.attrs["response"] != "accuracy":
+        plain = best_architectures(ds, response="accuracy", warn=False)[["dataset", "architecture", "mean"]]
+        merged = section_best.value.merge(plain.rename(columns={"mean": "accuracy_mean"}),
+                                          on=["dataset", "architecture"], how="left")
+        merged.attrs.update(section_best.value.attrs)
+        section_best = _Section(merged)
     return _Study(ds=ds, lam=lam, counts=status_counts(ds), dropped=dropped, anova=section_anova,
-                  best=section_best, sweep=section_sweep, eff=section_eff, notes=notes)
+                  best=section_best, sweep=section_sweep, eff=section_eff, notes=notes,
+                  anova_accuracy=section_anova_acc, chance=section_chance, sources=cubes)
+
+
+def _chance_table(ds: xr.Dataset) -> pd.DataFrame:
+    """above_chance for balanced accuracy and accuracy side by side (whichever the cube holds)."""
+    tables = []
+    for response in ("balanced_accuracy", "accuracy"):
+        if response in ds.data_vars:
+            try:
+                table = above_chance(ds, response=response, warn=False)
+            except NeuroEnergyError:
+                continue
+            tables.append(table.assign(response=response))
+    if not tables:
+        raise InvalidInputError("the cube holds no accuracy variable with a known chance level")
+    return pd.concat(tables, ignore_index=True)
 
 
 # ----------------------------------------------------------------------------- number formats
@@ -175,12 +224,18 @@ def _anova_rows(table: pd.DataFrame) -> list[list[str]]:
 def _anova_caption(table: pd.DataFrame) -> str:
     a = table.attrs
     return (f"{a['response']} ~ {' * '.join(a['factors'])}, Type {'II' if a['typ'] == 2 else 'III'} sums of "
-            f"squares, λ = {a['lam']:g}, N = {a['n_runs']} ok runs. SS in (accuracy as a fraction)^2; "
+            f"squares, λ = {a['lam']:g}, N = {a['n_runs']} ok runs. SS in ({a['response']} as a fraction)^2; "
             f"partial eta^2 = SS/(SS + SS_residual); eta^2 = SS/(sum of the table's SS); omega^2 = bias-corrected "
             f"eta^2.")
 
 
-_BEST_HEADERS = ["dataset", "rank", "architecture", "family", "n", "accuracy %", "sd (pp)", "95% CI (%)"]
+_RESPONSE_LABELS = {"balanced_accuracy": "balanced accuracy", "accuracy": "accuracy", "macro_f1": "macro-F1"}
+
+
+def _best_headers(best: pd.DataFrame) -> list[str]:
+    label = _RESPONSE_LABELS.get(best.attrs["response"], best.attrs["response"])
+    headers = ["dataset", "rank", "architecture", "family", "n", f"{label} %", "sd (pp)", "95% CI (%)"]
+    return headers + (["accuracy %"] if "accuracy_mean" in best else [])
 
 
 def _best_rows(best: pd.DataFrame, versus: dict[str, pd.DataFrame] | None = None) -> list[list[str]]:
@@ -188,6 +243,8 @@ def _best_rows(best: pd.DataFrame, versus: dict[str, pd.DataFrame] | None = None
     for r in best.itertuples():
         row = [r.dataset, str(r.rank), r.architecture, r.family, str(r.n), f"{r.mean * 100:.2f}",
                _num(r.sd * 100, ".2f"), _ci(r.ci_low * 100, r.ci_high * 100, ".2f")]
+        if "accuracy_mean" in best:
+            row.append(_num(r.accuracy_mean * 100, ".2f"))
         if versus is not None:
             row.append(_vs_best(versus.get(r.dataset), r.rank, r.architecture))
         rows.append(row)
@@ -361,6 +418,56 @@ def _paper_rows(study: _Study) -> list[list[str]]:
     return rows
 
 
+# ----------------------------------------------------------------------------- chance and sources
+
+_CHANCE_HEADERS = ["dataset", "architecture", "response", "n", "mean %", "95% one-sided lower bound %",
+                   "chance %", "learned?"]
+
+
+def _chance_summary(study: _Study) -> tuple[str, list[list[str]]]:
+    """One line saying how many architecture x dataset pairs beat chance, and the rows of those that did not."""
+    table = study.chance.value
+    conf = table.attrs.get("confidence", 0.95) if hasattr(table, "attrs") else 0.95
+    rows, lines = [], []
+    for response, part in table.groupby("response", sort=False):
+        failed = part[part["learned"] != True]  # noqa: E712 - NA (one seed) counts as not shown to learn
+        label = _RESPONSE_LABELS.get(str(response), str(response))
+        chance_rule = "majority-class share" if response == "accuracy" else "1/K"
+        lines.append(f"{len(part) - len(failed)}/{len(part)} architecture x dataset pairs learned on {label} "
+                     f"(one-sided {conf:.0%} lower bound over seeds above chance = {chance_rule})")
+        for r in failed.itertuples():
+            rows.append([r.dataset, r.architecture, label, str(r.n), f"{r.mean * 100:.2f}",
+                         _num(r.lower * 100, ".2f"), f"{r.chance * 100:.2f}",
+                         "no" if r.learned is False else "n/a (one seed)"])
+    return "; ".join(lines), rows
+
+
+def _source_lines(study: _Study) -> list[str]:
+    """Which protocol, profile, budgets and cost table produced each cube behind the report."""
+    import json
+
+    lines = []
+    for ds in study.sources:
+        name, profile = ds.attrs.get("protocol", "?"), ds.attrs.get("profile", "?")
+        try:
+            design = json.loads(ds.attrs.get("design", "{}"))
+        except ValueError:
+            design = {}
+        t = design.get("training", {})
+        budget = (f"epochs {t.get('epochs')}, batch {t.get('batch_size')}, lr {t.get('lr')}, "
+                  f"T {t.get('num_steps') or 'model default'}, train_limit {t.get('train_limit') or 'all'}"
+                  if t else "budget not recorded")
+        per = design.get("training_by_dataset") or {}
+        if per:
+            budget += "; per dataset: " + "; ".join(
+                f"{d} " + ", ".join(f"{k} {v}" if not isinstance(v, dict) else
+                                    f"[{k}: " + ", ".join(f"{kk} {vv}" for kk, vv in v.items()) + "]"
+                                    for k, v in table.items()) for d, table in per.items())
+        lines.append(f"{name} (profile {profile}; cost table {ds.attrs.get('costs', 'not recorded')}; energy term "
+                     f"{ds.attrs.get('energy_term', '?')}, norm {ds.attrs.get('energy_norm', 'sum')}): {budget}")
+    return lines
+
+
 # ----------------------------------------------------------------------------- text
 
 def _header_lines(study: _Study) -> list[str]:
@@ -377,6 +484,7 @@ def _header_lines(study: _Study) -> list[str]:
     meta = [f"{key} {ds.attrs[key]}" for key in ("created", "git_commit") if ds.attrs.get(key)]
     if meta:
         lines.append("; ".join(meta))
+    lines += [f"source: {line}" for line in _source_lines(study)]
     if len(study.dropped):
         by_status = study.dropped["reason"].value_counts()
         lines.append(f"{len(study.dropped):,} {'cell is' if len(study.dropped) == 1 else 'cells are'} not ok ("
@@ -387,17 +495,27 @@ def _header_lines(study: _Study) -> list[str]:
 
 def _text(study: _Study) -> str:
     out = ["neuroenergy study statistics", "=" * 28] + _header_lines(study) + [""]
-    out.append("1. Factorial ANOVA of test accuracy")
+    out.append("1. Factorial ANOVA of test balanced accuracy (mean per-class recall), accuracy beside")
     if study.anova.value is not None:
         out.append("  " + _anova_caption(study.anova.value))
         out.append(_text_table(_ANOVA_HEADERS, _anova_rows(study.anova.value)))
     else:
         out.append(f"  not available: {study.anova.missing}")
+    if study.anova_accuracy.value is not None:
+        out.append("  " + _anova_caption(study.anova_accuracy.value))
+        out.append(_text_table(_ANOVA_HEADERS, _anova_rows(study.anova_accuracy.value)))
+    if study.chance.value is not None:
+        line, rows = _chance_summary(study)
+        out += ["", f"  Did every architecture learn? {line}"]
+        if rows:
+            out += ["  Did not learn (left in the statistics above, but read them with this in mind):",
+                    _text_table(_CHANCE_HEADERS, rows)]
     out += ["", "2. Best architecture per dataset"]
     if study.best.value is not None:
-        out.append(f"  test accuracy in %, mean over seeds with 95% Student-t CI, λ = "
+        out.append(f"  {_RESPONSE_LABELS.get(study.best.value.attrs['response'], 'score')} in %, mean over seeds "
+                   f"with 95% Student-t CI, λ = "
                    f"{study.best.value.attrs['lam']:g}; rank 1 = highest mean")
-        out.append(_text_table(_BEST_HEADERS, _best_rows(study.best.value)))
+        out.append(_text_table(_best_headers(study.best.value), _best_rows(study.best.value)))
     else:
         out.append(f"  not available: {study.best.missing}")
     out += ["", "3. Lambda sweep vs λ = 0 (paired by seed)"]
@@ -433,7 +551,7 @@ def _text(study: _Study) -> str:
     return "\n".join(out) + "\n"
 
 
-def format_tables(cube: CubeLike) -> str:
+def format_tables(cube: CubeLike | Sequence[CubeLike]) -> str:
     """The plain-text tables of a study, as ``python -m neuroenergy.protocols stats DIR`` prints them.
 
     Sections: the cube (cells, statuses, cost table); 1. ANOVA of accuracy
@@ -444,7 +562,10 @@ def format_tables(cube: CubeLike) -> str:
     study. A section the cube cannot support says why.
 
     Args:
-        cube: a result cube or its path.
+        cube: a result cube or its path, or several (the cubes of the factorial,
+            lambda_sweep and efficiency runs of one study): each section uses the
+            cube of the protocol designed for it (by the cube's ``protocol``
+            attribute; else the first that can give it).
 
     Raises:
         InvalidInputError: ``cube`` is not a readable result cube.
@@ -457,8 +578,10 @@ def format_tables(cube: CubeLike) -> str:
 
 # ----------------------------------------------------------------------------- markdown report
 
-def write_report(cube: CubeLike, out_dir: str | Path) -> Path:
+def write_report(cube: CubeLike | Sequence[CubeLike], out_dir: str | Path) -> Path:
     """Write ``report.md`` and its PNG figures into ``out_dir`` (created if needed).
+
+    ``cube``: one cube (or path), or several, as for :func:`format_tables`.
 
     Figures (see :data:`FIGURES`): ``interaction.png`` (accuracy by
     architecture x dataset), ``lambda_sweep.png`` (accuracy change vs energy
@@ -474,7 +597,7 @@ def write_report(cube: CubeLike, out_dir: str | Path) -> Path:
         return _write_report(cube, Path(out_dir))
 
 
-def _write_report(cube: CubeLike, out: Path) -> Path:
+def _write_report(cube: CubeLike | Sequence[CubeLike], out: Path) -> Path:
     from neuroenergy.stats import figures  # matplotlib is only needed here
 
     study = _study(cube)
@@ -493,6 +616,16 @@ def _write_report(cube: CubeLike, out: Path) -> Path:
         md += [_anova_caption(table), "", _md_table(_ANOVA_HEADERS, _anova_rows(table)), ""]
     else:
         md += [f"ANOVA not available: {study.anova.missing}", ""]
+    if study.anova_accuracy.value is not None:
+        table = study.anova_accuracy.value
+        md += ["Beside it, plain accuracy (its meaning differs between balanced and imbalanced datasets):", "",
+               _anova_caption(table), "", _md_table(_ANOVA_HEADERS, _anova_rows(table)), ""]
+    if study.chance.value is not None:
+        line, rows = _chance_summary(study)
+        md += [f"**Did every architecture learn?** {line}.", ""]
+        if rows:
+            md += ["Did not learn (these cells stay in the statistics; a comparison that involves them compares "
+                   "models that learned nothing):", "", _md_table(_CHANCE_HEADERS, rows), ""]
     if study.best.value is not None:
         best = study.best.value
         subtitle = ""
@@ -502,10 +635,11 @@ def _write_report(cube: CubeLike, out: Path) -> Path:
         figures.interaction_figure(best, out / FIGURES["interaction"], subtitle)
         md += [f"![Accuracy by architecture x dataset]({FIGURES['interaction']})", ""]
         versus = _versus_best(ds, best)
-        md += [f"Test accuracy in %, mean over seeds with 95% Student-t CI (λ = {best.attrs['lam']:g}). "
+        md += [f"Test {_RESPONSE_LABELS.get(best.attrs['response'], best.attrs['response'])} in %, mean over "
+               f"seeds with 95% Student-t CI (λ = {best.attrs['lam']:g}); plain accuracy beside. "
                "`vs best`: Tukey HSD adjusted p of the difference to the rank-1 architecture of the dataset "
                "(tied: not significantly different at alpha = 0.05).", "",
-               _md_table(_BEST_HEADERS + ["vs best (Tukey)"], _best_rows(best, versus)), ""]
+               _md_table(_best_headers(best) + ["vs best (Tukey)"], _best_rows(best, versus)), ""]
     else:
         md += [f"Best architectures not available: {study.best.missing}", ""]
 
