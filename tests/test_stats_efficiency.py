@@ -38,7 +38,8 @@ def _stored_cube(status=None):
 
 def test_gains_by_hand_from_stored_costs():
     with pytest.warns(StatsWarning, match=r"1 of 18 ok runs never reached .*fashion_mnist/ef1: 1"):
-        result = efficiency(_stored_cube())
+        result = efficiency(_stored_cube(), method="pooled")
+    assert result.method == "pooled" and set(result.gains["versus"]) == {"pooled"}
     assert result.source == "cube" and result.lam == 0.0 and result.by == "modality"
     assert result.target == {"mnist": 0.95, "fashion_mnist": 0.85, "nmnist": 0.9}
     gains = result.gains.set_index(["modality", "metric"])
@@ -67,8 +68,12 @@ def test_gains_by_hand_from_stored_costs():
 
 
 def test_bootstrap_is_seeded_and_matches_the_exact_bootstrap_distribution():
-    neuro = lambda seed: efficiency(_stored_cube(), seed=seed, warn=False).gains.iloc[3]  # noqa: E731
+    def neuro(seed):
+        gains = efficiency(_stored_cube(), seed=seed, method="pooled", warn=False).gains
+        return gains.set_index(["modality", "metric"]).loc[("neuromorphic", "train_energy_to_target_pj")]
     first, again = neuro(0), neuro(0)
+    first = first.copy()
+    first["modality"], first["metric"] = first.name
     assert first["modality"] == "neuromorphic" and first["metric"] == "train_energy_to_target_pj"
     assert (first["ci_low"], first["ci_high"]) == (again["ci_low"], again["ci_high"])
     # The samples are tiny, so the bootstrap distribution can be enumerated: every
@@ -84,7 +89,7 @@ def test_bootstrap_is_seeded_and_matches_the_exact_bootstrap_distribution():
 
 
 def test_gains_by_dataset():
-    result = efficiency(_stored_cube(), by="dataset", warn=False)
+    result = efficiency(_stored_cube(), by="dataset", method="pooled", warn=False)
     energy = result.gains[result.gains["metric"] == "train_energy_to_target_pj"].set_index("dataset")
     assert energy.loc["mnist", "gain"] == pytest.approx(0.2)
     assert energy.loc["nmnist", "gain"] == pytest.approx(0.4)
@@ -103,7 +108,7 @@ def _curve_cube():
 
 def test_costs_recomputed_from_curves_for_another_target():
     # target 0.7: base first reaches it at eval 2 (energy 200, step 20, 2 s); ef at eval 3 (150, 30, 3 s).
-    result = efficiency(_curve_cube(), target=0.7)
+    result = efficiency(_curve_cube(), target=0.7, method="pooled")
     assert result.source == "curves"
     runs = result.runs.set_index("architecture")
     assert list(runs.loc["base", ["train_energy_to_target_pj", "steps_to_target", "train_time_to_target_s"]]) == \
@@ -117,7 +122,7 @@ def test_costs_recomputed_from_curves_for_another_target():
     assert runs.loc["ef", "train_energy_to_target_pj"] == 50 and runs.loc["base", "train_energy_to_target_pj"] == 200
     # target 0.85: ef never reaches it -> excluded, counted, warned; no gain can be formed.
     with pytest.warns(StatsWarning, match="never reached"):
-        result = efficiency(_curve_cube(), target=0.85)
+        result = efficiency(_curve_cube(), target=0.85, method="pooled")
     energy = result.gains[result.gains["metric"] == "train_energy_to_target_pj"].iloc[0]
     assert energy["not_reached_energy_first"] == 1 and np.isnan(energy["gain"])
 
