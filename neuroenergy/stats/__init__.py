@@ -11,8 +11,10 @@ Public API:
 
 * :func:`anova` (and :func:`anova_frame` for a plain table)
 * :func:`best_architectures`, :func:`posthoc`, :func:`interaction_table`
-* :func:`lambda_sweep`
-* :func:`efficiency` -> :class:`EfficiencyResult`
+* :func:`lambda_sweep` (TOST equivalence at +-0.5 pp) and :func:`lambda_frontier`
+  (per dataset x architecture: the largest equivalent lambda and its energy reduction)
+* :func:`efficiency` -> :class:`EfficiencyResult` (matched pairs by default, the pooled
+  family means with ``method="pooled"``)
 * :func:`format_tables` (the text the ``stats`` command prints),
   :func:`write_report` (``report.md`` and PNG figures)
 * :mod:`neuroenergy.stats.paper`: the paper's numbers and the thresholds used
@@ -23,7 +25,7 @@ from neuroenergy.stats.anova import anova, anova_frame
 from neuroenergy.stats.compare import best_architectures, interaction_table, posthoc
 from neuroenergy.stats.efficiency import EfficiencyResult, efficiency
 from neuroenergy.stats.report import format_tables, write_report
-from neuroenergy.stats.sweep import lambda_sweep
+from neuroenergy.stats.sweep import lambda_frontier, lambda_sweep
 
 __all__ = [
     "anova",
@@ -32,6 +34,7 @@ __all__ = [
     "posthoc",
     "interaction_table",
     "lambda_sweep",
+    "lambda_frontier",
     "efficiency",
     "EfficiencyResult",
     "format_tables",

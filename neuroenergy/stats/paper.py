@@ -18,6 +18,7 @@ __all__ = [
     "PAPER_ENERGY_REDUCTION",
     "ENERGY_CLAIM_MIN_REDUCTION",
     "ACCURACY_CLAIM_MAX_PP",
+    "TOST_ALPHA",
     "SWEEP_DATASETS",
     "EFFICIENCY_GAIN_RANGE",
     "normalise_dataset_name",
@@ -49,6 +50,11 @@ ENERGY_CLAIM_MIN_REDUCTION = 10 ** 2.5
 #: Accuracy change (percentage points, vs lambda = 0) below which the paper
 #: calls the energy term free.
 ACCURACY_CLAIM_MAX_PP = 0.5
+#: Level of each of the two one-sided t-tests (TOST) with which the lambda sweep
+#: tests equivalence to lambda = 0 within +-ACCURACY_CLAIM_MAX_PP: equivalent when
+#: both reject at 5%, i.e. when the 90% (1 - 2 alpha) CI of the paired accuracy
+#: change lies inside the margin (Schuirmann 1987, the usual equivalence test).
+TOST_ALPHA = 0.05
 #: Datasets on which the paper states the sweep claim (our registry names).
 SWEEP_DATASETS = ("mnist", "fashion_mnist")
 

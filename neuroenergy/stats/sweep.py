@@ -8,13 +8,21 @@ seed-to-seed spread cancels:
   Student-t interval on the log ratios, back-transformed (ratios are
   multiplicative, and the claim is about orders of magnitude);
 * accuracy change = mean over seeds of ``acc(lambda) - acc(0)`` in percentage
-  points, with a Student-t interval.
+  points, with a Student-t interval (and the same for balanced accuracy when
+  the cube holds it).
 
 Flags against the paper (thresholds in :mod:`neuroenergy.stats.paper`):
 ``energy_claim`` (reduction factor ``1 / ratio`` >= 10**2.5, i.e. about three
 orders of magnitude), ``accuracy_claim`` (|mean change| < 0.5 pp, as the paper
-states it) and ``accuracy_equivalent`` (the whole CI inside +-0.5 pp: the
-stronger evidence that the change is that small).
+states it) and ``accuracy_equivalent``: a TOST (two one-sided paired t-tests,
+each at ``TOST_ALPHA`` = 5%) of the hypothesis that the change lies inside
++-0.5 pp, i.e. the 90% CI of the change lies inside the margin. "Equivalent"
+is evidence that the change is small; a mean change below 0.5 pp with a wide
+CI is not.
+
+:func:`lambda_frontier` reads this table once more: per dataset x
+architecture, the largest lambda whose accuracy is still equivalent to
+lambda = 0, and by how much the energy fell there.
 """
 
 from __future__ import annotations
@@ -25,15 +33,16 @@ from typing import Mapping
 
 import numpy as np
 import pandas as pd
+import scipy.stats as sps
 
 from neuroenergy.errors import InvalidInputError
 from neuroenergy.results.schema import DIMS
 from neuroenergy.stats._cube import (CubeLike, StatsWarning, as_cube, cell_frame, split_ok, warn_dropped,
                                      as_strings)
 from neuroenergy.stats.compare import _check_confidence, t_interval
-from neuroenergy.stats.paper import ACCURACY_CLAIM_MAX_PP, ENERGY_CLAIM_MIN_REDUCTION
+from neuroenergy.stats.paper import ACCURACY_CLAIM_MAX_PP, ENERGY_CLAIM_MIN_REDUCTION, TOST_ALPHA
 
-__all__ = ["lambda_sweep", "SWEEP_ENERGY_VARIABLES"]
+__all__ = ["lambda_sweep", "lambda_frontier", "SWEEP_ENERGY_VARIABLES", "FRONTIER_COLUMNS"]
 
 #: Energy variables summarised as ratios: name in the cube -> column prefix. Read-only.
 SWEEP_ENERGY_VARIABLES: Mapping[str, str] = MappingProxyType({"activation_energy": "activation",
@@ -57,13 +66,47 @@ def _geometric_summary(ratio: np.ndarray, confidence: float) -> tuple[np.ndarray
     return np.exp(mean), np.exp(low), np.exp(high), n
 
 
-def lambda_sweep(cube: CubeLike, confidence: float = 0.95, *, warn: bool = True) -> pd.DataFrame:
+def _paired_change(values: np.ndarray, pair: np.ndarray, others: list[int], i0: int) -> tuple[np.ndarray, ...]:
+    """Mean, sd and n over seeds of ``(values(lam) - values(0)) * 100`` (pp) for every lambda in ``others``."""
+    diff = np.where(pair, (values[:, :, others, :] - values[:, :, i0:i0 + 1, :]) * 100.0, np.nan)
+    n = np.sum(np.isfinite(diff), axis=-1)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices are expected
+        mean = np.nanmean(diff, axis=-1)
+        sd = np.nanstd(diff, axis=-1, ddof=1)
+    return mean, sd, n
+
+
+def _tost_p(mean: np.ndarray, sd: np.ndarray, n: np.ndarray, margin: float) -> np.ndarray:
+    """TOST p-value: the larger p of the one-sided t-tests of H0 mean <= -margin and H0 mean >= +margin.
+
+    NaN where n < 2. With no spread (sd = 0) a mean strictly inside the margin
+    has p = 0 and any other has p = 1, which is the limit of the t-tests.
+    """
+    mean, sd, n = (np.asarray(a, dtype=float) for a in (mean, sd, n))
+    df = np.where(n >= 2, n - 1, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = sd / np.sqrt(n)
+        p_low = sps.t.sf((mean + margin) / se, df)    # H0: mean <= -margin
+        p_high = sps.t.cdf((mean - margin) / se, df)  # H0: mean >= +margin
+    still = se == 0
+    p_low = np.where(still, np.where(mean > -margin, 0.0, 1.0), p_low)
+    p_high = np.where(still, np.where(mean < margin, 0.0, 1.0), p_high)
+    return np.where(n >= 2, np.maximum(p_low, p_high), np.nan)
+
+
+def lambda_sweep(cube: CubeLike, confidence: float = 0.95, *, margin_pp: float = ACCURACY_CLAIM_MAX_PP,
+                 tost_alpha: float = TOST_ALPHA, warn: bool = True) -> pd.DataFrame:
     """Energy ratio and accuracy change vs lambda = 0, per dataset x architecture x lambda.
 
     Args:
         cube: a result cube (or its path) with a lambda = 0 level and at least
             one other level.
-        confidence: level of the Student-t intervals.
+        confidence: level of the Student-t intervals (the ``*_ci_*`` columns).
+        margin_pp: equivalence margin of the TOST, percentage points of
+            accuracy (default: the paper's 0.5 pp).
+        tost_alpha: level of each one-sided test of the TOST (default 5%,
+            so equivalence = the ``1 - 2 alpha`` = 90% CI inside the margin).
         warn: warn about excluded cells (not ok; a pair needs both cells ok).
 
     Returns:
@@ -74,15 +117,28 @@ def lambda_sweep(cube: CubeLike, confidence: float = 0.95, *, warn: bool = True)
         energy, pJ per sample): ``<v>_ratio`` (geometric mean of E(lam)/E(0),
         dimensionless), ``<v>_ratio_ci_low``, ``<v>_ratio_ci_high`` and
         ``<v>_reduction`` (= 1 / ratio, "x times lower"); ``acc_change_pp``
-        with ``acc_change_ci_low``/``_ci_high`` (percentage points); flags
-        ``energy_claim``, ``accuracy_claim``, ``accuracy_equivalent`` (pandas
-        nullable booleans; NA when not testable).
+        with ``acc_change_ci_low``/``_ci_high`` (percentage points, at
+        ``confidence``), ``acc_change_tost_low``/``_tost_high`` (the
+        ``1 - 2 tost_alpha`` = 90% CI, pp) and ``tost_p`` (the TOST p-value:
+        the larger of the two one-sided p-values; NaN with fewer than 2
+        pairs); when the cube has ``balanced_accuracy``:
+        ``bal_acc_change_pp`` with ``bal_acc_change_ci_low``/``_ci_high``
+        (pp, at ``confidence``); flags ``energy_claim``, ``accuracy_claim``
+        and ``accuracy_equivalent`` (``tost_p < tost_alpha``, i.e. the 90% CI
+        inside +-``margin_pp``) as pandas nullable booleans, NA when not
+        testable. ``attrs`` hold the thresholds used.
 
     Raises:
         InvalidInputError: no lambda = 0 level, no other level, or no
             ``accuracy``/energy variable.
     """
     confidence = _check_confidence(confidence)
+    if not 0.0 < float(tost_alpha) < 0.5:
+        raise InvalidInputError(f"tost_alpha must be in (0, 0.5), e.g. 0.05, not {tost_alpha!r}")
+    tost_alpha = float(tost_alpha)
+    if not (np.isfinite(float(margin_pp)) and float(margin_pp) > 0.0):
+        raise InvalidInputError(f"margin_pp must be a positive number of percentage points, not {margin_pp!r}")
+    margin_pp = float(margin_pp)
     ds = as_cube(cube)
     levels = np.asarray(ds["lam"].values, dtype=float)
     shown = ", ".join(f"{v:g}" for v in levels)
@@ -129,15 +185,18 @@ def lambda_sweep(cube: CubeLike, confidence: float = 0.95, *, warn: bool = True)
         with np.errstate(divide="ignore"):
             columns[f"{prefix}_reduction"] = 1.0 / gm
 
-    acc = _array(ds, "accuracy")
-    diff = np.where(pair, (acc[:, :, others, :] - acc[:, :, i0:i0 + 1, :]) * 100.0, np.nan)
-    n_acc = np.sum(np.isfinite(diff), axis=-1)
-    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean = np.nanmean(diff, axis=-1)
-        sd = np.nanstd(diff, axis=-1, ddof=1)
+    mean, sd, n_acc = _paired_change(_array(ds, "accuracy"), pair, others, i0)
     low, high = t_interval(mean, sd, n_acc, confidence)
     columns["acc_change_pp"], columns["acc_change_ci_low"], columns["acc_change_ci_high"] = mean, low, high
+    # TOST at level alpha <=> the 1 - 2 alpha CI inside the margin (both are reported).
+    columns["acc_change_tost_low"], columns["acc_change_tost_high"] = t_interval(mean, sd, n_acc,
+                                                                                 1.0 - 2.0 * tost_alpha)
+    columns["tost_p"] = _tost_p(mean, sd, n_acc, margin_pp)
+    if "balanced_accuracy" in ds.data_vars:
+        mean, sd, n_bal = _paired_change(_array(ds, "balanced_accuracy"), pair, others, i0)
+        low, high = t_interval(mean, sd, n_bal, confidence)
+        columns["bal_acc_change_pp"], columns["bal_acc_change_ci_low"], columns["bal_acc_change_ci_high"] = \
+            mean, low, high
 
     architectures = as_strings(np.asarray(ds["architecture"].values))
     datasets = as_strings(np.asarray(ds["dataset"].values))
@@ -158,16 +217,15 @@ def lambda_sweep(cube: CubeLike, confidence: float = 0.95, *, warn: bool = True)
 
     table["energy_claim"] = _flag(table["activation_reduction"] >= ENERGY_CLAIM_MIN_REDUCTION,
                                   table["activation_reduction"]) if "activation_reduction" in table else pd.NA
-    table["accuracy_claim"] = _flag(table["acc_change_pp"].abs() < ACCURACY_CLAIM_MAX_PP, table["acc_change_pp"])
-    inside = ((table["acc_change_ci_low"] > -ACCURACY_CLAIM_MAX_PP)
-              & (table["acc_change_ci_high"] < ACCURACY_CLAIM_MAX_PP))
-    table["accuracy_equivalent"] = _flag(inside, table["acc_change_ci_low"])
+    table["accuracy_claim"] = _flag(table["acc_change_pp"].abs() < margin_pp, table["acc_change_pp"])
+    table["accuracy_equivalent"] = _flag(table["tost_p"] < tost_alpha, table["tost_p"])
 
     table["_d"], table["_a"] = d_idx, a_idx
     table = table.sort_values(["_d", "_a", "lam"]).drop(columns=["_d", "_a"]).reset_index(drop=True)
     table.attrs.update(confidence=confidence, reference_lam=0.0,
                        energy_claim_min_reduction=ENERGY_CLAIM_MIN_REDUCTION,
-                       accuracy_claim_max_pp=ACCURACY_CLAIM_MAX_PP)
+                       accuracy_claim_max_pp=margin_pp, tost_alpha=tost_alpha,
+                       tost_confidence=1.0 - 2.0 * tost_alpha)
     return table
 
 
@@ -176,3 +234,69 @@ def _flag(condition: pd.Series, value: pd.Series) -> pd.Series:
     flag = condition.astype("boolean")
     flag[~np.isfinite(value.to_numpy(dtype=float))] = pd.NA
     return flag
+
+
+#: The columns of :func:`lambda_frontier`, in order.
+FRONTIER_COLUMNS = ("dataset", "modality", "architecture", "family", "largest_equivalent_lam", "n_pairs",
+                    "activation_reduction", "activation_reduction_ci_low", "activation_reduction_ci_high",
+                    "energy_pj_reduction", "energy_pj_reduction_ci_low", "energy_pj_reduction_ci_high",
+                    "acc_change_pp", "max_lam", "max_lam_activation_ratio", "max_lam_acc_change_pp")
+
+
+def lambda_frontier(cube: CubeLike, confidence: float = 0.95, *, warn: bool = True) -> pd.DataFrame:
+    """The paper's sweep claim as one number per architecture: how far lambda goes before accuracy moves.
+
+    Read from :func:`lambda_sweep`'s table (TOST equivalence at +-0.5 pp,
+    paired by seed). The largest equivalent lambda is the largest level whose
+    ``accuracy_equivalent`` is true; a smaller level need not be equivalent
+    too (each level is tested on its own).
+
+    Args:
+        cube: a result cube (or its path) with lambda = 0 and at least one
+            other level.
+        confidence: level of the CIs of the energy reductions.
+        warn: warn about excluded cells.
+
+    Returns:
+        One row per dataset x architecture (cube order): ``dataset``,
+        ``modality``, ``architecture``, ``family``;
+        ``largest_equivalent_lam`` (largest lambda > 0 whose accuracy is
+        TOST-equivalent to lambda = 0; NaN when none is) and there:
+        ``n_pairs`` (seeds paired), ``activation_reduction`` (E(0) / E(lam),
+        the factor by which activation energy per sample fell: 1 / geometric
+        mean ratio) with ``activation_reduction_ci_low``/``_ci_high`` (the
+        reciprocal of the ratio's CI), the same for inference energy in pJ per
+        sample (``energy_pj_reduction``, ``_ci_low``, ``_ci_high``) and
+        ``acc_change_pp`` (percentage points); all NaN when no level is
+        equivalent. Then, at the cube's largest lambda ``max_lam`` whatever
+        its equivalence: ``max_lam_activation_ratio`` (E(max) / E(0),
+        geometric mean; above 0.5 means the sweep barely moved E) and
+        ``max_lam_acc_change_pp``. Energy columns are NaN when the cube lacks
+        that variable.
+    """
+    sweep = lambda_sweep(cube, confidence, warn=warn)
+    rows = []
+    for (dataset, architecture), rows_da in sweep.groupby(["dataset", "architecture"], sort=False):
+        first = rows_da.iloc[0]
+        row = {"dataset": dataset, "modality": first["modality"], "architecture": architecture,
+               "family": first["family"]}
+        equivalent = rows_da[rows_da["accuracy_equivalent"].fillna(False).astype(bool)]
+        at = equivalent.iloc[-1] if len(equivalent) else None  # the sweep lists lambda ascending
+        row["largest_equivalent_lam"] = float(at["lam"]) if at is not None else np.nan
+        row["n_pairs"] = int(at["n_pairs"]) if at is not None else pd.NA
+        for prefix in SWEEP_ENERGY_VARIABLES.values():
+            known = at is not None and f"{prefix}_ratio" in sweep
+            # The reduction is 1 / ratio, so its CI is the ratio's CI reversed.
+            row[f"{prefix}_reduction"] = 1.0 / at[f"{prefix}_ratio"] if known else np.nan
+            row[f"{prefix}_reduction_ci_low"] = 1.0 / at[f"{prefix}_ratio_ci_high"] if known else np.nan
+            row[f"{prefix}_reduction_ci_high"] = 1.0 / at[f"{prefix}_ratio_ci_low"] if known else np.nan
+        row["acc_change_pp"] = float(at["acc_change_pp"]) if at is not None else np.nan
+        last = rows_da.iloc[-1]
+        row["max_lam"] = float(last["lam"])
+        row["max_lam_activation_ratio"] = float(last["activation_ratio"]) if "activation_ratio" in sweep else np.nan
+        row["max_lam_acc_change_pp"] = float(last["acc_change_pp"])
+        rows.append(row)
+    frontier = pd.DataFrame(rows, columns=list(FRONTIER_COLUMNS))
+    frontier["n_pairs"] = frontier["n_pairs"].astype("Int64")
+    frontier.attrs.update(sweep.attrs)
+    return frontier
