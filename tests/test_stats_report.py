@@ -56,7 +56,10 @@ def test_format_tables_sections_and_numbers():
     architecture_row = next(line for line in text.splitlines() if line.strip().startswith("architecture  "))
     assert "0.001875" in architecture_row and "0.573" in architecture_row  # SS and partial eta^2
     sweep_rows = [line for line in text.splitlines() if re.match(r"\s+mnist\s+lif_mlp\s+0.01", line)]
-    assert len(sweep_rows) == 1
+    assert len(sweep_rows) == 2  # the sweep's row, then the frontier's
+    frontier = sweep_rows[1].split()
+    # largest equivalent lambda 0.01 over 3 pairs, E 1000x lower there, pJ 2x lower
+    assert frontier[2:5] == ["0.01", "3", "1,000.0x"] and "2.0x" in frontier
     assert "1,000x" in sweep_rows[0] and "-0.10  [-0.10, -0.10]" in sweep_rows[0]
     assert sweep_rows[0].split()[-3:] == ["yes", "yes", "yes"]  # ~1000x, |change| < 0.5 pp, CI inside
     assert "+20.0%" in text  # efficiency gain, both modalities
@@ -74,7 +77,7 @@ def test_write_report_files_and_content(tmp_path):
     assert "## Paper vs this study" in md and "| finding | paper | this study | holds on our runs? |" in md
     assert "| architecture=bimodal_true dataset=nmnist lam=0.01 seed=1 | failed |" in md
     assert "The cube holds no per-layer energy" in md
-    assert "+20.0% [+20.0, +20.0] training energy to target" in md
+    assert "steps to target (n = " in md and "Secondary, confounded by per-sample cost" in md
 
 
 def test_cube_with_only_lambda_zero_says_there_is_no_sweep(tmp_path):

@@ -31,7 +31,7 @@ from neuroenergy.stats._cube import (CubeLike, DroppedCellsWarning, StatsWarning
 from neuroenergy.stats.anova import anova
 from neuroenergy.stats.compare import above_chance, best_architectures, tukey_versus
 from neuroenergy.stats.efficiency import EfficiencyResult, efficiency
-from neuroenergy.stats.sweep import lambda_sweep
+from neuroenergy.stats.sweep import lambda_frontier, lambda_sweep
 
 __all__ = ["format_tables", "write_report", "FIGURES"]
 
@@ -64,6 +64,8 @@ class _Study:
     eff: _Section
     notes: list[str] = field(default_factory=list)
     anova_accuracy: _Section = field(default_factory=_Section)
+    frontier: _Section = field(default_factory=_Section)
+    pooled: _Section = field(default_factory=_Section)
     chance: _Section = field(default_factory=_Section)
     #: The cubes behind the sections (one per run directory given), in the order given.
     sources: list[xr.Dataset] = field(default_factory=list)
@@ -128,7 +130,9 @@ def _study(cube: CubeLike | Sequence[CubeLike]) -> _Study:
         section_best = _attempt(best_architectures, ds, warn=False)
         section_chance = _attempt(_chance_table, ds)
         section_sweep = _attempt(lambda_sweep, sweep_ds, warn=False)
+        section_frontier = _attempt(lambda_frontier, sweep_ds, warn=False)
         section_eff = _attempt(efficiency, eff_ds, warn=False)
+        section_pooled = _attempt(efficiency, eff_ds, method="pooled", warn=False)
     for item in caught:
         if issubclass(item.category, StatsWarning) and not issubclass(item.category, DroppedCellsWarning):
             notes.append(str(item.message))
@@ -143,7 +147,8 @@ def _study(cube: CubeLike | Sequence[CubeLike]) -> _Study:
         section_best = _Section(merged)
     return _Study(ds=ds, lam=lam, counts=status_counts(ds), dropped=dropped, anova=section_anova,
                   best=section_best, sweep=section_sweep, eff=section_eff, notes=notes,
-                  anova_accuracy=section_anova_acc, chance=section_chance, sources=cubes)
+                  anova_accuracy=section_anova_acc, chance=section_chance, sources=cubes,
+                  frontier=section_frontier, pooled=section_pooled)
 
 
 def _chance_table(ds: xr.Dataset) -> pd.DataFrame:
@@ -325,6 +330,17 @@ def _gain_method_line(result: EfficiencyResult) -> str:
             f"seeds within each architecture x dataset)")
 
 
+def _pooled_line(study: _Study) -> str:
+    """The family-mean gain, as a secondary line: it compares families, so per-sample cost confounds it."""
+    pooled = study.pooled.value
+    if pooled is None or study.eff.value is None or study.eff.value.method == "pooled" or pooled.gains.empty:
+        return ""
+    rows = pooled.gains[pooled.gains["metric"] == "steps_to_target"]
+    parts = [f"{r[pooled.by]} {_num(r['gain'] * 100, '+.1f')}%" for r in rows.to_dict("records")]
+    return ("Secondary, confounded by per-sample cost (a family that holds an expensive architecture looks "
+            "worse): the pooled family-mean gain in steps to target is " + ", ".join(parts) + ".") if parts else ""
+
+
 def _targets_line(result: EfficiencyResult) -> str:
     parts = [f"{d} {t:.1%}" if np.isfinite(t) else f"{d} (not recorded)" for d, t in result.target.items()]
     return "target accuracy: " + ", ".join(parts)
@@ -406,7 +422,8 @@ def _paper_rows(study: _Study) -> list[list[str]]:
     lo, hi = paper.EFFICIENCY_GAIN_RANGE
     paper_gain = f"energy-first {lo:.0%}-{hi:.0%} more efficient than baselines within a modality"
     eff = study.eff.value
-    energy_rows = eff.gains[eff.gains["metric"] == "train_energy_to_target_pj"] if eff is not None else None
+    # Steps to target is the primary metric: unlike energy or time it does not scale with per-sample cost.
+    energy_rows = eff.gains[eff.gains["metric"] == "steps_to_target"] if eff is not None else None
     if eff is None or energy_rows is None or energy_rows.empty:
         why = study.eff.missing if eff is None else "no group holds runs of both families"
         rows.append(["3. training efficiency", paper_gain, "not available: " + why, "n/a"])
@@ -417,7 +434,7 @@ def _paper_rows(study: _Study) -> list[list[str]]:
                 ours, verdict = "no run of one family reached the target", "n/a"
             else:
                 ours = (f"{gain * 100:+.1f}% {_ci(r['ci_low'] * 100, r['ci_high'] * 100, '+.1f')} "
-                        f"training energy to target (n = {r['n_energy_first']}/{r['n_baseline']} runs)")
+                        f"steps to target (n = {r['n_energy_first']}/{r['n_baseline']} runs)")
                 if lo <= gain <= hi:
                     verdict = "yes: within the paper's range"
                 elif gain > hi:
@@ -430,6 +447,40 @@ def _paper_rows(study: _Study) -> list[list[str]]:
             rows.append([f"3. training efficiency, {eff.by} {r[eff.by]} (vs {r['versus']} baselines)", paper_gain,
                          ours, verdict])
     return rows
+
+
+# ----------------------------------------------------------------------------- frontier
+
+_FRONTIER_HEADERS = ["dataset", "architecture", "largest equivalent λ", "n", "E lower by", "95% CI",
+                     "pJ lower by", "95% CI", "acc change (pp)", "largest λ", "E(max λ)/E(0)", "acc change at max (pp)"]
+
+
+def _reduction(value: float) -> str:
+    return (_num(value, ",.1f") + "x") if np.isfinite(value) else ""
+
+
+def _frontier_rows(frontier: pd.DataFrame) -> list[list[str]]:
+    rows = []
+    for r in frontier.to_dict("records"):
+        lam = r["largest_equivalent_lam"]
+        rows.append([r["dataset"], r["architecture"], f"{lam:g}" if np.isfinite(lam) else "none",
+                     str(int(r["n_pairs"])) if np.isfinite(r["n_pairs"]) else "",
+                     _reduction(r["activation_reduction"]),
+                     _ci(r["activation_reduction_ci_low"], r["activation_reduction_ci_high"], ",.1f"),
+                     _reduction(r["energy_pj_reduction"]),
+                     _ci(r["energy_pj_reduction_ci_low"], r["energy_pj_reduction_ci_high"], ",.1f"),
+                     _num(r["acc_change_pp"], "+.2f"), f"{r['max_lam']:g}",
+                     _num(r["max_lam_activation_ratio"], ".3g"), _num(r["max_lam_acc_change_pp"], "+.2f")])
+    return rows
+
+
+def _frontier_caption() -> str:
+    return (f"The paper: ~{paper.PAPER_ENERGY_REDUCTION:g}x less activation energy with < "
+            f"{paper.ACCURACY_CLAIM_MAX_PP:g} pp accuracy change. Here, per architecture: the largest λ whose "
+            f"accuracy is equivalent to λ = 0 (TOST at {paper.TOST_ALPHA:g}: the {1 - 2 * paper.TOST_ALPHA:.0%} CI of "
+            f"the paired change inside ±{paper.ACCURACY_CLAIM_MAX_PP:g} pp) and the factor by which activation "
+            f"energy E and inference pJ per sample fell there (geometric mean over seeds, 95% CI); then the cube's "
+            f"largest λ, whose E ratio says whether the sweep was strong enough to move E at all (> 0.5: barely).")
 
 
 # ----------------------------------------------------------------------------- chance and sources
@@ -544,6 +595,9 @@ def _text(study: _Study) -> str:
         out.append(_text_table(_SWEEP_HEADERS, _sweep_rows(study.sweep.value)))
     else:
         out.append(f"  not available: {study.sweep.missing}")
+    if study.frontier.value is not None:
+        out += ["", "  Lambda frontier: " + _frontier_caption(),
+                _text_table(_FRONTIER_HEADERS, _frontier_rows(study.frontier.value))]
     out += ["", "4. Training efficiency: energy-first vs baseline"]
     if study.eff.value is not None:
         eff = study.eff.value
@@ -555,6 +609,9 @@ def _text(study: _Study) -> str:
         else:
             headers, rows = _gain_rows(eff)
             out.append(_text_table(headers, rows))
+            pooled_line = _pooled_line(study)
+            if pooled_line:
+                out.append("  " + pooled_line)
     else:
         out.append(f"  not available: {study.eff.missing}")
     out += ["", "5. Paper vs this study (" + paper.PAPER + ")"]
@@ -666,6 +723,11 @@ def _write_report(cube: CubeLike | Sequence[CubeLike], out: Path) -> Path:
                "Ratios are geometric means over seeds of E(λ)/E(0), paired by seed, with a t-interval on the log "
                "ratios (95%); accuracy change in percentage points, paired by seed (95% t-CI).", "",
                _md_table(_SWEEP_HEADERS, _sweep_rows(sweep)), ""]
+        if study.frontier.value is not None:
+            md += ["### The frontier: how far λ goes before accuracy moves", "", _frontier_caption(),
+                   "The figure above is the energy-accuracy frontier: E ratio (log axis) against the accuracy "
+                   "change with its CI, every architecture, one marker per λ.", "",
+                   _md_table(_FRONTIER_HEADERS, _frontier_rows(study.frontier.value)), ""]
     else:
         md += [f"No sweep: {study.sweep.missing}", ""]
 
@@ -682,6 +744,9 @@ def _write_report(cube: CubeLike | Sequence[CubeLike], out: Path) -> Path:
                f"{_gain_method_line(eff)[0].upper()}{_gain_method_line(eff)[1:]}, seed {eff.gains.attrs['seed']}. "
                f"Runs that never reached the target are excluded and counted.", "",
                _md_table(headers, rows), ""]
+        pooled_line = _pooled_line(study)
+        if pooled_line:
+            md += [pooled_line, ""]
         if not eff.not_reached.empty:
             md += ["Runs that never reached the target:", "",
                    _md_table(["dataset", "architecture", "ok runs", "not reached"],
