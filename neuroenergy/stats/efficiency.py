@@ -277,7 +277,7 @@ def _cell_costs(runs: pd.DataFrame, metric: str) -> dict[tuple[str, str], np.nda
     return out
 
 
-def _pairs_table(runs: pd.DataFrame, cells: pd.DataFrame, by: str) -> pd.DataFrame:
+def _pairs_table(runs: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
     """Every energy-first x baseline x dataset pair per metric, with seed medians and their ratio."""
     rows = []
     datasets = list(dict.fromkeys(cells["dataset"]))
@@ -471,11 +471,10 @@ def efficiency(cube: CubeLike, target: float | Mapping[str, float] | None = None
     # The universe of cells is the cube's (failed cells included), so a pair
     # whose side has no ok run at all is still counted as left out.
     cells = frame[["architecture", "family", "dataset", "modality"]].drop_duplicates().reset_index(drop=True)
+    pairs = _pairs_table(runs, cells)
     if method == "pooled":
         gains = _pooled_gains(runs, by, int(n_boot), confidence, int(seed))
-        pairs = _pairs_table(runs, cells, by)
     else:
-        pairs = _pairs_table(runs, cells, by)
         if warn:
             _warn_left_out(pairs)
         gains = _matched_gains(runs, pairs, by, int(n_boot), confidence, int(seed))
