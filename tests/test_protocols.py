@@ -59,7 +59,9 @@ def test_builtin_protocols_load_with_all_profiles():
     paper = factorial.design("paper")
     assert paper.num_cells == 7 * 6 * 1 * 10
     sweep = load_spec("lambda_sweep").design("paper")
-    assert sweep.lams == (0.0, 1e-5, 1e-4, 1e-3, 1e-2) and sweep.datasets == ("mnist", "fashion_mnist")
+    # The paper's grid inside, extended upward for the normalised energy term.
+    assert sweep.lams == (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0) and sweep.datasets == ("mnist", "fashion_mnist")
+    assert sweep.energy_norm == "initial"
     assert len(sweep.seeds) == 10
 
 
