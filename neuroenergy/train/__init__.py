@@ -6,7 +6,8 @@ neuroenergy models the output layer's membrane potential) used as logits; E is
 recorded in the same forward pass, per sample.
 """
 
+from neuroenergy.train.config import TrainingConfig
 from neuroenergy.train.fit import evaluate, fit, readout_logits, resolve_device
 from neuroenergy.train.result import CurvePoint, Efficiency, TrainResult
 
-__all__ = ["fit", "evaluate", "readout_logits", "resolve_device", "TrainResult", "CurvePoint", "Efficiency"]
+__all__ = ["fit", "TrainingConfig", "evaluate", "readout_logits", "resolve_device", "TrainResult", "CurvePoint", "Efficiency"]
