@@ -165,3 +165,30 @@ def test_lemaire_equals_spikingjelly(name):
     for part, (mine, reference) in parts.items():
         assert mine == pytest.approx(reference, rel=1e-6), part
     assert report.total.op_acs == ref.counts["ac"] and report.total.op_macs == ref.counts["mac"]
+
+
+def test_backward_estimate_is_twice_the_forward_ops_of_trained_layers():
+    from neuroenergy.energy import OperationCounter
+    from neuroenergy.energy.modules import reset_neuron_state
+
+    net = two_layer_net()
+    net[0].weight.requires_grad_(False)  # a frozen layer has no backward weight pass counted
+    with OperationCounter(net) as counter, torch.no_grad():
+        reset_neuron_state(net)
+        for step in spikes_in():
+            net(step)
+    # fc2 is the only trained synaptic layer: 6 input spikes x 2 outputs forward
+    assert counter.backward_energy_pj_total == pytest.approx(2 * 12 * 4.6)
+    assert counter.energy_pj_total == pytest.approx(21 * 0.9)
+
+
+def test_lemaire_training_energy_counts_neurons():
+    from neuroenergy.energy import OperationCounter
+    from neuroenergy.energy.modules import reset_neuron_state
+
+    net = two_layer_net()
+    with OperationCounter(net, costs="lemaire-2022", synapses_only=True) as counter, torch.no_grad():
+        reset_neuron_state(net)
+        for step in spikes_in():
+            net(step)
+    assert counter.energy_pj_total == pytest.approx(measure(net, spikes_in(), costs="lemaire-2022").total.energy_pj)

@@ -52,6 +52,7 @@ __all__ = [
     "EnergyModel",
     "COMPUTE_ONLY_NOTE",
     "get_cost_table",
+    "prices_neurons",
     "list_cost_tables",
     "register_cost_table",
 ]
@@ -146,6 +147,11 @@ for _table in (
     LEMAIRE_2022,
 ):
     _COST_TABLES.register(_table.name, _table)
+
+
+def prices_neurons(model: EnergyModel) -> bool:
+    """Whether ``model`` puts a cost on neuron updates (so counting needs neuron statistics)."""
+    return isinstance(model, LemaireModel) or model.e_neuron_update_pj != 0
 
 
 def register_cost_table(table: EnergyModel) -> EnergyModel:

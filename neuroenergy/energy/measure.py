@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from neuroenergy.energy.costs import CostTable, EnergyModel, get_cost_table
+from neuroenergy.energy.costs import CostTable, EnergyModel, get_cost_table, prices_neurons
 from neuroenergy.energy.counting import SynapseCounter
 from neuroenergy.energy.modules import (
     countable_modules,
@@ -230,6 +230,8 @@ class OperationCounter:
                 f"{type(model).__name__} holds no countable layer (nn.Linear, nn.Conv1d/2d/3d, "
                 "RNN/LSTM/GRU cells, snnTorch neurons, ReLU/Sigmoid); nothing to measure"
             )
+        if synapses_only and prices_neurons(self.costs):
+            synapses_only = False  # the model prices neuron updates, so it needs their statistics
         self.counted = [entry for entry in counted if entry[2] == "synapse"] if synapses_only else counted
         self.tallies = {name: _Tally() for name, _, _ in self.counted}
         self._sequence_calls = (getattr(model, "consumes_sequence", False)
@@ -269,6 +271,24 @@ class OperationCounter:
         if not any(t.calls for t in self.tallies.values()):
             return 0.0
         return self.report(1).total.energy_pj
+
+    @property
+    def backward_energy_pj_total(self) -> float:
+        """Estimated energy in pJ of the backward passes of everything counted so far.
+
+        Forward counts cover forward passes only. The backward pass of a trained
+        synaptic layer (one holding a parameter with ``requires_grad``) computes
+        the gradient with respect to its input and to its weights, each about as
+        many operations as its forward synaptic operations; the standard
+        estimate is therefore 2 x its forward operations (effective MACs + ACs).
+        Gradients are real-valued, so all are priced as MACs (``E_MAC``); neuron
+        updates and surrogate-gradient element-wise products are not included.
+        All samples, not per sample.
+        """
+        operations = sum(tally.macs + tally.acs for name, module, kind in self.counted
+                         if kind == "synapse" and any(p.requires_grad for p in module.parameters())
+                         for tally in (self.tallies[name],))
+        return BACKWARD_FACTOR * operations * self.costs.e_mac_pj
 
     def report(self, num_samples: int, time_steps: int | None = None,
                compare_ann: bool = False) -> EnergyReport:
@@ -376,6 +396,11 @@ class OperationCounter:
         if kind == "neuron" and not getattr(module, "consumes_sequence", False):
             hooks.append(module.register_forward_pre_hook(remember_membrane))
         return hooks
+
+
+#: Backward-pass operations per forward synaptic operation of a trained layer (see
+#: ``OperationCounter.backward_energy_pj_total``).
+BACKWARD_FACTOR = 2
 
 
 #: NeuroBench ``NeuronOperations``: operations of one membrane update by neuron type and reset.

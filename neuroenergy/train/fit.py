@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neuroenergy.energy.costs import CostTable, get_cost_table
+from neuroenergy.energy.costs import CostTable, get_cost_table, prices_neurons
 from neuroenergy.energy.measure import OperationCounter
 from neuroenergy.energy.terms import list_terms, record
 from neuroenergy.errors import InvalidInputError
@@ -199,7 +199,7 @@ def fit(
     curve: list[CurvePoint] = []
     # Training energy needs neuron statistics only when the cost table prices neuron updates.
     counter = (OperationCounter(model, costs=table, sequence_calls=True,
-                                synapses_only=table.e_neuron_update_pj == 0)
+                                synapses_only=not prices_neurons(table))
                if count_training_ops else None)
 
     def evaluate_point(step: int, samples: int) -> None:
@@ -279,6 +279,7 @@ def fit(
         steps=step, samples=samples, epochs=step / steps_per_epoch, curve=tuple(curve),
         test_accuracy=test_accuracy, test_ce=test_ce, test_energy=test_energy, test_report=report,
         train_synops=macs + acs, train_energy_pj=counter.energy_pj_total if counter else math.nan,
+        train_backward_energy_pj=counter.backward_energy_pj_total if counter else math.nan,
         train_time_s=train_time, wall_time_s=time.perf_counter() - started,
         num_parameters=sum(p.numel() for p in model.parameters()),
         readout="output [T, B, K] averaged over T (membrane potential of the output layer) as logits",

@@ -24,7 +24,8 @@ class CurvePoint:
         accuracy: held-out accuracy (fraction in [0, 1]).
         train_synops: effective synaptic operations (MACs + ACs) of all training
             forward passes so far (total, not per sample).
-        train_energy_pj: their cumulative energy in pJ under the run's cost table.
+        train_energy_pj: their cumulative energy in pJ under the run's cost table
+            (forward passes only; see ``TrainResult.train_backward_energy_pj``).
         train_time_s: wall time spent training so far (evaluations excluded).
         wall_time_s: wall time since the run started (evaluations included).
     """
@@ -85,6 +86,11 @@ class TrainResult:
     diverged_at_step: int | None = None
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Estimated backward-pass energy of all training steps (pJ, total): 2 x the forward
+    #: synaptic operations of each trained layer, priced as MACs
+    #: (``OperationCounter.backward_energy_pj_total``). ``train_energy_pj`` and the
+    #: curves count forward passes only; forward + this is the whole training step.
+    train_backward_energy_pj: float = math.nan
 
     def efficiency(self, target: float) -> Efficiency | None:
         """Steps, samples, training energy and time until the held-out accuracy
