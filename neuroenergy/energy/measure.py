@@ -484,8 +484,9 @@ def _warn_unused(model: nn.Module, names: tuple[str, ...]) -> None:
         object.__setattr__(module, "_neuroenergy_unused_warned", True)
         warnings.warn(
             f"measure(): {name} ({type(module).__name__}) holds parameters that no counted layer used "
-            "(a functional op such as F.linear, or an unsupported layer type); its operations are not "
-            "in the report", UnusedParameterWarning, stacklevel=3)
+            "(used by a functional op such as F.linear, x @ W or an element-wise product, or by an "
+            "unsupported layer type); operations with them are not in the report",
+            UnusedParameterWarning, stacklevel=3)
 
 
 class UnusedParameterWarning(UserWarning):
