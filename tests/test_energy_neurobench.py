@@ -127,3 +127,81 @@ def test_lstm_cell_equals_neurobench():
     theirs = neurobench_counts(net, x.transpose(0, 1), spiking=True)
     assert ours["lstm.lstm_cell"].synops > 0
     assert_same(ours, theirs)
+
+
+def _neuron_ops(net: nn.Module, inputs_batch_first: torch.Tensor) -> dict:
+    from neurobench.metrics.workload import NeuronOperations
+
+    metrics = [[], [NeuronOperations]]
+    return Benchmark(SNNTorchModel(net), _Loader(inputs_batch_first), [], [], metrics).run(quiet=True)
+
+
+class SynapticZeroReset(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(12, 16)
+        self.syn1 = snn.Synaptic(alpha=0.8, beta=0.9, init_hidden=True, reset_mechanism="zero")
+        self.fc2 = nn.Linear(16, 4)
+        self.lif2 = snn.Leaky(beta=0.9, init_hidden=True, output=True)
+
+    def forward(self, x):
+        return self.lif2(self.fc2(self.syn1(self.fc1(x))))
+
+
+@pytest.mark.parametrize("which", ["feed-forward", "conv", "synaptic-zero-reset"])
+def test_neuron_operations_equal_neurobench(which):
+    torch.manual_seed(5)
+    if which == "conv":
+        net, x = sparsify_weights(ConvSNN(), seed=5), (torch.rand(5, 3, 2, 8, 8) > 0.7).float()
+    elif which == "feed-forward":
+        net, x = sparsify_weights(FeedForwardSNN(), seed=5), (torch.rand(6, 4, 20) > 0.6).float()
+    else:
+        net, x = sparsify_weights(SynapticZeroReset(), seed=5), (torch.rand(6, 4, 12) > 0.5).float()
+    ours = measure(net, x)
+    theirs = _neuron_ops(net, x.transpose(0, 1))["NeuronOperations"]
+    assert ours.total.neuron_ops_effective > 0
+    assert ours.total.neuron_ops_effective == pytest.approx(theirs["Effective Neuron Ops"], rel=1e-12)
+    assert ours.total.neuron_ops_dense == pytest.approx(theirs["Neuron Dense Ops"], rel=1e-12)
+
+
+@pytest.mark.parametrize("cell", [nn.RNNCell, nn.GRUCell])
+def test_recurrent_cell_dense_counts_every_hidden_weight(cell):
+    # The state starts at zero (none passed on the first step): Dense still counts W_hh in full.
+    torch.manual_seed(6)
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.cell = cell(3, 5, bias=False)
+
+        def forward(self, x):
+            return self.cell(x)  # no state passed: every step from zeros
+
+    net, x = Net(), (torch.rand(4, 2, 3) > 0.5).float()
+    report = measure(net, x)
+    gates = 1 if cell is nn.RNNCell else 3
+    weights = gates * 5 * (3 + 5)
+    extra = 0 if cell is nn.RNNCell else 5 * 3  # GRU: reset product and the two interpolation products
+    assert report.total.dense_synops == 4 * (weights + extra)  # per sample, 4 steps
+
+
+def test_parameters_no_counted_layer_used_are_warned_once():
+    class Functional(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 3)
+            self.proj = nn.Parameter(torch.ones(3, 2))
+            self.lif = snn.Leaky(beta=0.9, init_hidden=True)
+
+        def forward(self, x):
+            return self.lif(self.fc(x) @ self.proj)
+
+    net, x = Functional(), torch.ones(2, 1, 4)
+    with pytest.warns(UserWarning, match="Functional.*holds parameters that no counted layer used"):
+        report = measure(net, x)
+    assert report.unused_parameters == ("Functional",)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        measure(net, x)  # once per module

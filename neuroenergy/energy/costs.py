@@ -14,6 +14,26 @@ name          E_MAC (pJ)    E_AC (pJ)
 
 These are compute-only estimates (no memory access, no data movement, no
 static power); they are not hardware readings.
+
+Per-event tables of neuromorphic chips (each prices a synaptic event and,
+where the source gives it, a neuron update; an analog input's MAC is priced
+as one synaptic event, since these chips take spikes only):
+
+==============  ==========  ===============  =====================================
+name            E_syn (pJ)  E_neuron (pJ)    source
+==============  ==========  ===============  =====================================
+loihi-2018      23.6        52               Davies et al., IEEE Micro 38(1) 2018,
+                                             Table 1 (14 nm; minimum energy per
+                                             synaptic spike op; active neuron update)
+truenorth-2014  26          0                Merolla et al., Science 345 (2014):
+                                             26 pJ per synaptic event (28 nm, 0.775 V)
+==============  ==========  ===============  =====================================
+
+Energy models are the wider seam: a cost table is the compute-only kind; a
+memory-aware model (``lemaire-2022``, :mod:`neuroenergy.energy.lemaire`) also
+prices addressing and SRAM traffic. Both are registered here under one name
+space, so ``measure(..., costs=NAME)`` and a protocol spec's ``costs`` accept
+either, and :func:`list_cost_tables` lists them all.
 """
 
 from __future__ import annotations
@@ -21,13 +41,18 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from typing import Union
+
+from neuroenergy.energy.lemaire import LEMAIRE_2022, LemaireModel
 from neuroenergy.errors import InvalidInputError
 from neuroenergy.registry import Registry
 
 __all__ = [
     "CostTable",
+    "EnergyModel",
     "COMPUTE_ONLY_NOTE",
     "get_cost_table",
+    "prices_neurons",
     "list_cost_tables",
     "register_cost_table",
 ]
@@ -50,6 +75,8 @@ class CostTable:
             0 in the built-in tables, which price synapses only.
         source: where the numbers come from.
         version: bumped whenever the numbers of a named table change.
+        includes: what one priced event covers in the source (e.g. whether
+            memory access or routing is inside the figure).
     """
 
     name: str
@@ -58,6 +85,9 @@ class CostTable:
     e_neuron_update_pj: float = 0.0
     source: str = "user-defined"
     version: str = "1"
+    includes: str = "arithmetic only"
+    kind: str = "compute-only"
+    note: str = COMPUTE_ONLY_NOTE
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -89,30 +119,56 @@ class CostTable:
 
 _HOROWITZ = "Horowitz, ISSCC 2014, 45 nm"
 
-_COST_TABLES: Registry[CostTable] = Registry("cost table")
+#: A compute-only cost table or a memory-aware energy model.
+EnergyModel = Union[CostTable, LemaireModel]
+
+_PER_EVENT_NOTE = ("per-event estimate from a chip's published energy per synaptic event "
+                   "(and neuron update); not a reading of this network on that chip")
+
+_COST_TABLES: Registry[EnergyModel] = Registry("cost table")
 for _table in (
     CostTable("45nm-fp32", 4.6, 0.9, source=_HOROWITZ + ", fp32"),
     CostTable("45nm-fp16", 1.5, 0.4, source=_HOROWITZ + ", fp16"),
     CostTable("45nm-int8", 0.23, 0.03, source=_HOROWITZ + ", int8"),
+    CostTable("loihi-2018", 23.6, 23.6, e_neuron_update_pj=52.0,
+              source="Davies et al., 'Loihi: A Neuromorphic Manycore Processor with On-Chip Learning', "
+                     "IEEE Micro 38(1):82-99, 2018, Table 1 (14 nm)",
+              includes="energy per synaptic spike op (minimum, 23.6 pJ) and per active neuron update "
+                       "(52 pJ) as measured on the chip; spike routing between cores (tile hops) and "
+                       "static power not included; a non-binary input (MAC) is priced as one synaptic op",
+              kind="per-event", note=_PER_EVENT_NOTE),
+    CostTable("truenorth-2014", 26.0, 26.0,
+              source="Merolla et al., 'A million spiking-neuron integrated circuit with a scalable "
+                     "communication network and interface', Science 345(6197):668-673, 2014 (28 nm, 0.775 V)",
+              includes="26 pJ per synaptic event, the chip's total active energy divided by synaptic "
+                       "events (neuron updates, routing and memory included in that average); a non-binary "
+                       "input (MAC) is priced as one synaptic event",
+              kind="per-event", note=_PER_EVENT_NOTE),
+    LEMAIRE_2022,
 ):
     _COST_TABLES.register(_table.name, _table)
 
 
-def register_cost_table(table: CostTable) -> CostTable:
-    """Make ``table`` available by name (``measure(..., costs=table.name)``)."""
-    if not isinstance(table, CostTable):
-        raise InvalidInputError(f"expected a CostTable, got {type(table).__name__}")
+def prices_neurons(model: EnergyModel) -> bool:
+    """Whether ``model`` puts a cost on neuron updates (so counting needs neuron statistics)."""
+    return isinstance(model, LemaireModel) or model.e_neuron_update_pj != 0
+
+
+def register_cost_table(table: EnergyModel) -> EnergyModel:
+    """Make ``table`` (a CostTable or LemaireModel) available by name (``measure(..., costs=table.name)``)."""
+    if not isinstance(table, (CostTable, LemaireModel)):
+        raise InvalidInputError(f"expected a CostTable or LemaireModel, got {type(table).__name__}")
     return _COST_TABLES.register(table.name, table)
 
 
 def list_cost_tables() -> list[str]:
-    """Names of the registered cost tables."""
+    """Names of every registered energy model: cost tables and memory-aware models."""
     return _COST_TABLES.names()
 
 
-def get_cost_table(costs: str | CostTable) -> CostTable:
-    """Resolve a name or pass a :class:`CostTable` through."""
-    if isinstance(costs, CostTable):
+def get_cost_table(costs: str | EnergyModel) -> EnergyModel:
+    """Resolve a name or pass a :class:`CostTable` / :class:`LemaireModel` through."""
+    if isinstance(costs, (CostTable, LemaireModel)):
         return costs
     if not isinstance(costs, str):
         raise InvalidInputError(

@@ -56,6 +56,8 @@ class SynOps(NamedTuple):
     effective: int
     dense: int
     binary: bool
+    #: nonzero input values of the call (the input spikes when ``binary``).
+    active_inputs: int = 0
 
 
 #: On CPU, :func:`is_binary` checks large tensors in pieces of about this many
@@ -120,12 +122,15 @@ def rnn_cell_synops(args: tuple, layer: nn.RNNCellBase) -> SynOps:
     state = args[1] if len(args) > 1 else None
     effective = _cell_count(x, state, layer, dense=False)
     dense = _cell_count(x, state, layer, dense=True)
-    return SynOps(effective, dense, is_binary(x))
+    return SynOps(effective, dense, is_binary(x), int(torch.count_nonzero(x).item()))
 
 
 def _cell_count(x: torch.Tensor, state, layer: nn.RNNCellBase, dense: bool) -> int:
-    # For the dense count NeuroBench sets the input and all weights to one but
-    # keeps the passed hidden states binarised; we follow it so that totals match.
+    # Dense: the input and all weights count as ones. An LSTM keeps its passed
+    # states binarised, as NeuroBench computes it; an RNNCell or GRUCell counts
+    # every hidden weight (a hidden state full of zeros, or none, still meets
+    # W_hh), as NeuroBench's documentation defines Dense.
+    full_hidden = dense and not isinstance(layer, nn.LSTMCell)
     xb = _binarise(x, dense).reshape(-1, layer.input_size).T  # [in, N]
     w_ih = _binarise(layer.weight_ih.detach(), dense)
     w_hh = _binarise(layer.weight_hh.detach(), dense)
@@ -134,6 +139,8 @@ def _cell_count(x: torch.Tensor, state, layer: nn.RNNCellBase, dense: bool) -> i
         h, c = (state if state is not None else (None, None))
     else:
         h, c = state, None
+    if full_hidden:
+        h = torch.ones(xb.shape[1], layer.hidden_size, dtype=torch.float64, device=xb.device)
     hidden = w_hh @ _nonzero(h).reshape(-1, layer.hidden_size).T if h is not None else torch.zeros_like(gates)
     if layer.bias:
         bias_ih = _binarise(layer.bias_ih.detach(), dense)[:, None]
@@ -192,7 +199,8 @@ class SynapseCounter:
         if isinstance(layer, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
             x, repeats = _distinct_part(args[0], 1 if isinstance(layer, nn.Linear) else len(layer.kernel_size) + 1)
             ops = self._count(x)
-            return ops if repeats == 1 else SynOps(ops.effective * repeats, ops.dense * repeats, ops.binary)
+            return ops if repeats == 1 else SynOps(ops.effective * repeats, ops.dense * repeats, ops.binary,
+                                                   ops.active_inputs * repeats)
         return layer_synops(layer, args)
 
     def _count(self, x: torch.Tensor) -> SynOps:
@@ -204,7 +212,8 @@ class SynapseCounter:
             binary = is_binary(x)
             active = _nonzero_per_position(rows, binary)
             effective = int(torch.dot(active, self._weight_summary).item())
-            return SynOps(effective, rows.shape[0] * layer.in_features * layer.out_features, binary)
+            return SynOps(effective, rows.shape[0] * layer.in_features * layer.out_features, binary,
+                          int(active.sum().item()))
         batched = x.reshape(-1, *x.shape[-(len(layer.kernel_size) + 1):])
         if self._weight_summary is None:
             self._weight_summary = _nonzero(layer.weight.detach())
@@ -216,7 +225,8 @@ class SynapseCounter:
         binary = is_binary(x)
         x_sum = _nonzero_per_position(batched, binary)[None]
         effective = int(conv_count(layer, x_sum, self._weight_summary).item())
-        return SynOps(effective, batched.shape[0] * self._dense_per_row[shape], binary)
+        return SynOps(effective, batched.shape[0] * self._dense_per_row[shape], binary,
+                      int(x_sum.sum().item()))
 
 
 def _distinct_part(x: torch.Tensor, inner_dims: int) -> tuple[torch.Tensor, int]:
@@ -236,7 +246,7 @@ def matmul_synops(a: torch.Tensor, b: torch.Tensor) -> SynOps:
     effective = int((a_cols * b_rows).sum().item())
     batch = a_cols.numel() // a_cols.shape[-1] if a_cols.numel() else 0
     dense = batch * a.shape[-2] * a.shape[-1] * b.shape[-1]
-    return SynOps(effective, dense, is_binary(a))
+    return SynOps(effective, dense, is_binary(a), int(torch.count_nonzero(a).item()))
 
 
 def layer_synops(layer: nn.Module, args: tuple) -> SynOps:

@@ -7,23 +7,27 @@ snnTorch neurons and Linear/Conv/recurrent-cell layers, ours or a user's.
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
 
-from neuroenergy.energy.costs import CostTable, get_cost_table
+from neuroenergy.energy.costs import CostTable, EnergyModel, get_cost_table, prices_neurons
 from neuroenergy.energy.counting import SynapseCounter
 from neuroenergy.energy.modules import (
     countable_modules,
+    module_kind,
     neuron_output,
     neuron_state,
     reset_neuron_state,
     restore_neuron_state,
     uncounted_modules,
 )
-from neuroenergy.energy.report import EnergyReport, LayerEnergy, price
+from neuroenergy.energy.lemaire import LayerShape
+from neuroenergy.energy.report import EnergyReport, LayerEnergy
 from neuroenergy.errors import InvalidInputError, NothingToMeasureError
 
 __all__ = ["measure", "split_batch", "OperationCounter"]
@@ -42,6 +46,14 @@ class _Tally:
     membrane_updates: int = 0
     squared: float = 0.0
     calls: int = 0
+    # Raw activity the memory-aware models price (see neuroenergy.energy.lemaire).
+    spike_inputs: int = 0
+    analog_inputs: int = 0
+    analog_outputs: int = 0
+    analog_rows: int = 0
+    synapse_outputs: int = 0
+    sample_in: int = 0
+    sample_out: int = 0
 
 
 def split_batch(batch) -> torch.Tensor:
@@ -61,9 +73,10 @@ def measure(
     model: nn.Module,
     batch,
     *,
-    costs: str | CostTable = "45nm-fp32",
+    costs: str | EnergyModel = "45nm-fp32",
     per_step: bool | None = None,
     batch_dim: int | None = None,
+    compare_ann: bool = False,
 ) -> EnergyReport:
     """Count what ``model`` spends on ``batch``: per layer and in total, per sample.
 
@@ -92,8 +105,27 @@ def measure(
       first step, then those whose potential changed);
     * activation energy: sum of squared outputs of neurons, ReLU/Sigmoid and
       :class:`EnergyTap` s (the spike count for binary spikes);
-    * energy in pJ = MACs x E_MAC + ACs x E_AC + membrane updates x
-      E_neuron_update, a compute-only estimate from the cost table ``costs``.
+    * neuron operations (NeuroBench ``NeuronOperations``): membrane updates
+      (effective) or neurons x steps (dense), times the operations of one
+      update by neuron type and reset (Leaky 4; Synaptic 6 subtract / 8
+      zero; Lapicque 11; Alpha 18 / 24; other types 0);
+    * energy in pJ under the energy model ``costs``: a compute-only cost table
+      (MACs x E_MAC + ACs x E_AC + membrane updates x E_neuron_update; the
+      figure is ``compute_pj``) or the memory-aware ``lemaire-2022``
+      (``compute_pj + addressing_pj + memory_pj``, see
+      :mod:`neuroenergy.energy.lemaire`);
+    * with ``compare_ann``: ``energy_pj_ann``, the same layers run once as a
+      conventional ANN under the same model (each synaptic layer one pass of
+      dense MACs on non-binary input, its dense operations / T; each spiking
+      neuron replaced by a ReLU, which costs nothing and holds no state;
+      ReLU/Sigmoid/taps cost nothing; a recurrent cell runs one step from zero
+      state), and ``ann_ratio`` = SNN / ANN per layer and in total. This is
+      the same network only when the T steps repeat one input (rate or direct
+      coding); for a sequence read over time it understates the ANN.
+
+    Parameters that never reach a counted layer during the call (used by a
+    functional op such as ``F.linear``, or by an unknown layer type) are
+    listed in ``report.unused_parameters`` and warned about once per module.
 
     Pooling, normalisation, dropout, embeddings and operations done outside
     module calls (e.g. ``torch.matmul`` in attention) are not counted; full
@@ -106,8 +138,11 @@ def measure(
     Args:
         model: the network.
         batch: ``[T, B, ...]`` tensor or ``(inputs, targets)`` pair.
-        costs: cost-table name (``45nm-fp32``, ``45nm-fp16``, ``45nm-int8``, or
-            one registered with ``register_cost_table``) or a ``CostTable``.
+        costs: energy-model name (any of ``list_cost_tables()``: ``45nm-fp32``,
+            ``45nm-fp16``, ``45nm-int8``, ``loihi-2018``, ``truenorth-2014``,
+            ``lemaire-2022``, or one registered with ``register_cost_table``)
+            or a ``CostTable`` / ``LemaireModel``.
+        compare_ann: also price the same layers run once as an ANN.
         per_step: force the per-step (True) or whole-sequence (False) mode.
         batch_dim: the batch dimension of the inputs in whole-sequence mode.
 
@@ -158,7 +193,9 @@ def measure(
         model.train(was_training)
         restore_neuron_state(model, saved_state)
     time_steps = inputs.shape[0] if per_step else getattr(model, "num_steps", None)
-    return counter.report(int(batch_size), time_steps)
+    report = counter.report(int(batch_size), time_steps, compare_ann=compare_ann)
+    _warn_unused(model, report.unused_parameters)
+    return report
 
 
 class OperationCounter:
@@ -183,7 +220,7 @@ class OperationCounter:
     and ``counter.energy_pj_total`` (sums over all samples seen, not per sample).
     """
 
-    def __init__(self, model: nn.Module, costs: str | CostTable = "45nm-fp32",
+    def __init__(self, model: nn.Module, costs: str | EnergyModel = "45nm-fp32",
                  sequence_calls: bool | None = None, synapses_only: bool = False) -> None:
         self.model = model
         self.costs = get_cost_table(costs)
@@ -193,6 +230,8 @@ class OperationCounter:
                 f"{type(model).__name__} holds no countable layer (nn.Linear, nn.Conv1d/2d/3d, "
                 "RNN/LSTM/GRU cells, snnTorch neurons, ReLU/Sigmoid); nothing to measure"
             )
+        if synapses_only and prices_neurons(self.costs):
+            synapses_only = False  # the model prices neuron updates, so it needs their statistics
         self.counted = [entry for entry in counted if entry[2] == "synapse"] if synapses_only else counted
         self.tallies = {name: _Tally() for name, _, _ in self.counted}
         self._sequence_calls = (getattr(model, "consumes_sequence", False)
@@ -226,10 +265,33 @@ class OperationCounter:
     @property
     def energy_pj_total(self) -> float:
         """Energy in pJ of everything counted so far (all samples, not per sample)."""
-        updates = sum(t.membrane_updates for t in self.tallies.values())
-        return self.costs.energy_pj(*self.synops_total, updates)
+        if isinstance(self.costs, CostTable):
+            updates = sum(t.membrane_updates for t in self.tallies.values())
+            return self.costs.energy_pj(*self.synops_total, updates)
+        if not any(t.calls for t in self.tallies.values()):
+            return 0.0
+        return self.report(1).total.energy_pj
 
-    def report(self, num_samples: int, time_steps: int | None = None) -> EnergyReport:
+    @property
+    def backward_energy_pj_total(self) -> float:
+        """Estimated energy in pJ of the backward passes of everything counted so far.
+
+        Forward counts cover forward passes only. The backward pass of a trained
+        synaptic layer (one holding a parameter with ``requires_grad``) computes
+        the gradient with respect to its input and to its weights, each about as
+        many operations as its forward synaptic operations; the standard
+        estimate is therefore 2 x its forward operations (effective MACs + ACs).
+        Gradients are real-valued, so all are priced as MACs (``E_MAC``); neuron
+        updates and surrogate-gradient element-wise products are not included.
+        All samples, not per sample.
+        """
+        operations = sum(tally.macs + tally.acs for name, module, kind in self.counted
+                         if kind == "synapse" and any(p.requires_grad for p in module.parameters())
+                         for tally in (self.tallies[name],))
+        return BACKWARD_FACTOR * operations * self.costs.e_mac_pj
+
+    def report(self, num_samples: int, time_steps: int | None = None,
+               compare_ann: bool = False) -> EnergyReport:
         """Per-sample report of everything counted: sums divided by ``num_samples``."""
         if num_samples <= 0:
             raise InvalidInputError("report() needs the number of samples counted (> 0)")
@@ -250,26 +312,51 @@ class OperationCounter:
                 nonzero_outputs=tally.nonzero / num_samples if has_outputs else 0.0,
                 membrane_updates=tally.membrane_updates / num_samples,
                 activation_energy=weight * tally.squared / num_samples,
+                spike_inputs=tally.spike_inputs / num_samples,
+                analog_inputs=tally.analog_inputs / num_samples,
+                analog_outputs=tally.analog_outputs / num_samples,
+                analog_rows=tally.analog_rows / num_samples,
+                synapse_outputs=tally.synapse_outputs / num_samples,
+                shape=layer_shape(module, kind, tally.sample_in, tally.sample_out),
             )
-            rows.append(replace(row, energy_pj=price(row, self.costs)))
+            if kind == "neuron":
+                per_update = neuron_ops_per_update(module)
+                row = replace(row, neuron_ops_dense=per_update * row.outputs,
+                              neuron_ops_effective=per_update * row.membrane_updates)
+            rows.append(row)
         return EnergyReport.from_layers(rows, self.costs, int(num_samples), time_steps,
-                                        uncounted_modules(self.model))
+                                        uncounted_modules(self.model), compare_ann,
+                                        unused_parameters(self.model, self.counted, self.tallies))
 
     def _attach(self, name: str, module: nn.Module, kind: str) -> list:
         tally = self.tallies[name]
         if kind == "synapse":
             counter = SynapseCounter(module)
+            conv = isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d))
 
-            def count_synops(mod, args):
+            def count_synops(mod, args, output):
                 ops = counter(tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args))
                 tally.calls += 1
                 tally.dense += ops.dense
                 if ops.binary:
                     tally.acs += ops.effective
+                    tally.spike_inputs += ops.active_inputs
                 else:
                     tally.macs += ops.effective
+                x = args[0] if args and isinstance(args[0], torch.Tensor) else None
+                out = neuron_output(output) if isinstance(output, (torch.Tensor, tuple)) else None
+                if isinstance(out, torch.Tensor) and isinstance(x, torch.Tensor):
+                    tally.synapse_outputs += out.numel()
+                    # Per-sample sizes: a conv call is [N, C, *spatial], a linear one [..., F].
+                    inner = len(module.kernel_size) + 1 if conv else 1
+                    tally.sample_in = math.prod(x.shape[-inner:]) if x.dim() >= inner else x.numel()
+                    tally.sample_out = math.prod(out.shape[-inner:]) if out.dim() >= inner else out.numel()
+                    if not ops.binary:
+                        tally.analog_inputs += x.numel()
+                        tally.analog_outputs += out.numel()
+                        tally.analog_rows += x.numel() // max(1, tally.sample_in)
 
-            return [module.register_forward_pre_hook(count_synops)]
+            return [module.register_forward_hook(count_synops)]
 
         previous: list[torch.Tensor | None] = [None]
 
@@ -284,6 +371,10 @@ class OperationCounter:
             tally.nonzero += nonzero
             flat = out.reshape(-1)
             tally.squared += float(torch.dot(flat, flat).item())
+            if out.dim() > 1:
+                # neurons are called per step on [B, ...] or, consuming the sequence, on [T, B, ...]
+                lead = 2 if getattr(mod, "consumes_sequence", False) and out.dim() > 2 else 1
+                tally.sample_out = math.prod(out.shape[lead:])
             if kind == "neuron":
                 tally.spikes += nonzero
                 if getattr(mod, "consumes_sequence", False):
@@ -305,6 +396,101 @@ class OperationCounter:
         if kind == "neuron" and not getattr(module, "consumes_sequence", False):
             hooks.append(module.register_forward_pre_hook(remember_membrane))
         return hooks
+
+
+#: Backward-pass operations per forward synaptic operation of a trained layer (see
+#: ``OperationCounter.backward_energy_pj_total``).
+BACKWARD_FACTOR = 2
+
+
+#: NeuroBench ``NeuronOperations``: operations of one membrane update by neuron type and reset.
+NEURON_OPS_PER_UPDATE: dict[str, dict[str, int]] = {
+    "Leaky": {"subtract": 4, "zero": 4},
+    "Synaptic": {"subtract": 6, "zero": 8},
+    "Lapicque": {"subtract": 11, "zero": 11},
+    "Alpha": {"subtract": 18, "zero": 24},
+}
+
+
+def neuron_ops_per_update(module: nn.Module) -> int:
+    """Operations of one update of ``module`` (0 for types NeuroBench does not list)."""
+    by_reset = NEURON_OPS_PER_UPDATE.get(type(module).__name__, {})
+    return by_reset.get(getattr(module, "reset_mechanism", getattr(module, "_reset_mechanism", "")), 0)
+
+
+def _is_leaky(module: nn.Module) -> bool:
+    beta = getattr(module, "beta", None)
+    if beta is None:
+        return False
+    return not bool(torch.all(torch.as_tensor(beta) == 1))
+
+
+def layer_shape(module: nn.Module, kind: str, sample_in: int, sample_out: int) -> LayerShape:
+    """The per-sample sizes a memory-aware model prices ``module`` with."""
+    if kind == "neuron":
+        return LayerShape(sample_out=sample_out, leaky=_is_leaky(module), priced=True)
+    if kind != "synapse":
+        return LayerShape(sample_in=sample_in, sample_out=sample_out)
+    params = sum(p.numel() for p in module.parameters(recurse=False))
+    has_bias = getattr(module, "bias", None) is not None and isinstance(module.bias, torch.Tensor)
+    if isinstance(module, nn.Linear):
+        return LayerShape(sample_in=sample_in, sample_out=sample_out, params=params,
+                          weights_per_output=module.in_features, fanout_ops=module.out_features,
+                          fanout_mem=module.out_features, has_bias=has_bias, priced=True)
+    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        per_group = module.out_channels // module.groups
+        return LayerShape(
+            conv=True, sample_in=sample_in, sample_out=sample_out, params=params,
+            weights_per_output=math.prod(module.weight.shape[1:]),
+            fanout_ops=per_group * math.prod(math.ceil(k / s) for k, s in zip(module.kernel_size, module.stride)),
+            fanout_mem=per_group * math.prod(module.kernel_size),
+            kernel_outputs=module.out_channels * math.prod(module.kernel_size),
+            has_bias=has_bias, priced=True)
+    return LayerShape(sample_in=sample_in, sample_out=sample_out, params=params)
+
+
+def unused_parameters(model: nn.Module, counted, tallies) -> tuple[str, ...]:
+    """Modules holding parameters that no counted layer call used (their operations are missing)."""
+    used = set()
+    for name, module, kind in counted:
+        if tallies[name].calls:
+            used.update(id(p) for p in module.parameters())
+    missing = []
+    inside = tuple(f"{name}." for name in uncounted_modules(model) if name)
+    for name, module in model.named_modules():
+        if name.startswith(inside) if inside else False:
+            continue  # weights of an uncounted layer, already listed in report.uncounted
+        own = list(module.parameters(recurse=False))
+        if not own or isinstance(module, _FREE_PARAMETER_LAYERS) or module_kind(module) in ("neuron", "tap"):
+            continue
+        if any(id(p) not in used for p in own):
+            missing.append(name or type(module).__name__)
+    return tuple(missing)
+
+
+#: Layers whose parameters are not synaptic arithmetic (lookups, normalisation) or are
+#: already reported as ``uncounted``: never warned about.
+_FREE_PARAMETER_LAYERS: tuple[type[nn.Module], ...] = (
+    nn.Embedding, nn.EmbeddingBag, nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm,
+    nn.RNNBase, nn.MultiheadAttention, nn.ReLU, nn.Sigmoid, nn.PReLU)
+
+
+def _warn_unused(model: nn.Module, names: tuple[str, ...]) -> None:
+    # once per module object: a training loop that measures every epoch warns once
+    for name in names:
+        module = dict(model.named_modules()).get(name, model)
+        if getattr(module, "_neuroenergy_unused_warned", False):
+            continue
+        object.__setattr__(module, "_neuroenergy_unused_warned", True)
+        warnings.warn(
+            f"measure(): {name} ({type(module).__name__}) holds parameters that no counted layer used "
+            "(used by a functional op such as F.linear, x @ W or an element-wise product, or by an "
+            "unsupported layer type); operations with them are not in the report",
+            UnusedParameterWarning, stacklevel=3)
+
+
+class UnusedParameterWarning(UserWarning):
+    """A model holds parameters whose operations ``measure`` could not count."""
 
 
 def _sequence_membrane_updates(output) -> int:

@@ -11,7 +11,8 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
-from neuroenergy.energy.costs import COMPUTE_ONLY_NOTE, CostTable
+from neuroenergy.energy.costs import COMPUTE_ONLY_NOTE, CostTable, EnergyModel
+from neuroenergy.energy.lemaire import LayerShape, LemaireModel
 
 if TYPE_CHECKING:  # heavy imports only where used
     import pandas as pd
@@ -33,7 +34,27 @@ UNITS: dict[str, str] = {
     "membrane_updates": "updates per sample",
     "activation_energy": "sum of squared outputs per sample (a.u.)",
     "energy_pj": "pJ per sample",
+    "compute_pj": "pJ per sample (operations)",
+    "addressing_pj": "pJ per sample (address computation; memory-aware models only)",
+    "memory_pj": "pJ per sample (SRAM accesses; memory-aware models only)",
+    "energy_pj_ann": "pJ per sample of the same layers run once as an ANN (compare_ann)",
+    "neuron_ops_dense": "neuron operations per sample, all neurons every step (NeuroBench)",
+    "neuron_ops_effective": "neuron operations per sample, updated neurons only (NeuroBench)",
+    "spike_inputs": "input spikes reaching synaptic layers per sample",
+    "op_macs": "MACs per sample priced by the energy model",
+    "op_acs": "ACs per sample priced by the energy model",
+    "addr_macs": "addressing MACs per sample",
+    "addr_acs": "addressing ACs per sample",
+    "read_in_bytes": "bytes per sample",
+    "write_out_bytes": "bytes per sample",
+    "read_params_bytes": "bytes per sample",
+    "read_potential_bytes": "bytes per sample",
+    "write_potential_bytes": "bytes per sample",
 }
+
+#: Counts a memory-aware model derives (0 under a compute-only cost table).
+MODEL_COUNTS = ("op_macs", "op_acs", "addr_acs", "addr_macs", "read_in_bytes", "write_out_bytes",
+                "read_params_bytes", "read_potential_bytes", "write_potential_bytes")
 
 
 @dataclass(frozen=True)
@@ -54,7 +75,22 @@ class LayerEnergy:
         nonzero_outputs: nonzero output values (spikes, or active ReLU units).
         membrane_updates: membrane-potential updates (NeuroBench ``MembraneUpdates``).
         activation_energy: sum of squared outputs (equals the spike count for binary spikes).
-        energy_pj: MACs x E_MAC + ACs x E_AC + membrane updates x E_neuron_update.
+        energy_pj: under a cost table MACs x E_MAC + ACs x E_AC + membrane
+            updates x E_neuron_update; under a memory-aware model
+            ``compute_pj + addressing_pj + memory_pj``.
+        compute_pj, addressing_pj, memory_pj: the parts of ``energy_pj``
+            (a cost table puts everything in ``compute_pj``).
+        energy_pj_ann: the same layer run once as a conventional ANN under the
+            same model (NaN unless measured with ``compare_ann=True``; see
+            :func:`neuroenergy.energy.measure`).
+        neuron_ops_dense, neuron_ops_effective: NeuroBench ``NeuronOperations``.
+        spike_inputs, analog_inputs, analog_outputs, analog_rows,
+        synapse_outputs: raw activity of a synaptic layer (input spikes;
+            input and output values and sample-steps of its non-binary
+            calls; all output values) that memory-aware models price.
+        op_macs ... write_potential_bytes: the memory-aware model's counts
+            behind its parts (``MODEL_COUNTS``; 0 under a cost table).
+        shape: per-sample sizes of the layer (not summed into the total).
     """
 
     name: str
@@ -69,6 +105,32 @@ class LayerEnergy:
     membrane_updates: float = 0.0
     activation_energy: float = 0.0
     energy_pj: float = 0.0
+    compute_pj: float = 0.0
+    addressing_pj: float = 0.0
+    memory_pj: float = 0.0
+    energy_pj_ann: float = math.nan
+    neuron_ops_dense: float = 0.0
+    neuron_ops_effective: float = 0.0
+    spike_inputs: float = 0.0
+    analog_inputs: float = 0.0
+    analog_outputs: float = 0.0
+    analog_rows: float = 0.0
+    synapse_outputs: float = 0.0
+    op_macs: float = 0.0
+    op_acs: float = 0.0
+    addr_acs: float = 0.0
+    addr_macs: float = 0.0
+    read_in_bytes: float = 0.0
+    write_out_bytes: float = 0.0
+    read_params_bytes: float = 0.0
+    read_potential_bytes: float = 0.0
+    write_potential_bytes: float = 0.0
+    shape: "LayerShape | None" = None
+
+    @property
+    def ann_ratio(self) -> float:
+        """SNN energy / ANN-equivalent energy of this layer (NaN when the ANN figure is 0 or absent)."""
+        return self.energy_pj / self.energy_pj_ann if self.energy_pj_ann else math.nan
 
     @property
     def synops(self) -> float:
@@ -86,9 +148,9 @@ class LayerEnergy:
         return 1.0 - self.nonzero_outputs / self.outputs if self.outputs else math.nan
 
     def to_dict(self) -> dict[str, Any]:
-        row = asdict(self)
+        row = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "shape"}
         row.update(synops=self.synops, firing_rate=self.firing_rate,
-                   activation_sparsity=self.activation_sparsity)
+                   activation_sparsity=self.activation_sparsity, ann_ratio=self.ann_ratio)
         return row
 
 
@@ -99,7 +161,8 @@ class EnergyReport:
     Attributes:
         layers: one row per counted module, in module order.
         total: the sum over layers (rates and sparsity recomputed from sums).
-        costs: the cost table that priced the operations.
+        costs: the energy model that priced the operations: a compute-only
+            :class:`CostTable` or the memory-aware ``lemaire-2022``.
         batch_size: samples in the measured batch (counts are divided by it).
         time_steps: time steps the model was run for (None when the model
             consumed the sequence itself and did not say).
@@ -109,22 +172,40 @@ class EnergyReport:
 
     layers: tuple[LayerEnergy, ...]
     total: LayerEnergy
-    costs: CostTable
+    costs: EnergyModel
     batch_size: int
     time_steps: int | None = None
     uncounted: tuple[str, ...] = ()
     note: str = COMPUTE_ONLY_NOTE
+    compare_ann: bool = False
+    unused_parameters: tuple[str, ...] = ()
 
     @classmethod
-    def from_layers(cls, layers: list[LayerEnergy], costs: CostTable, batch_size: int,
-                    time_steps: int | None, uncounted: tuple[str, ...] = ()) -> "EnergyReport":
+    def from_layers(cls, layers: list[LayerEnergy], costs: EnergyModel, batch_size: int,
+                    time_steps: int | None, uncounted: tuple[str, ...] = (),
+                    compare_ann: bool = False, unused_parameters: tuple[str, ...] = ()) -> "EnergyReport":
+        """Price ``layers`` (counts per sample) with ``costs`` and add the totals row."""
+        spiking = any(r.kind == "neuron" for r in layers)
+        layers = [price_row(r, costs, spiking, time_steps, compare_ann) for r in layers]
         summed = {f.name: 0.0 for f in fields(LayerEnergy) if f.type == "float"}
         for row in layers:
             for key in summed:
                 summed[key] += getattr(row, key)
         # Spikes are only counted for spiking neurons, so the firing rate uses their outputs alone.
         total = LayerEnergy(name="total", kind="total", module_type="", **summed)
-        return cls(tuple(layers), total, costs, batch_size, time_steps, uncounted)
+        note = getattr(costs, "note", COMPUTE_ONLY_NOTE)
+        return cls(tuple(layers), total, costs, batch_size, time_steps, uncounted, note,
+                   compare_ann, unused_parameters)
+
+    @property
+    def energy_pj_ann(self) -> float:
+        """pJ per sample of the same layers run once as an ANN (NaN without ``compare_ann``)."""
+        return self.total.energy_pj_ann
+
+    @property
+    def ann_ratio(self) -> float:
+        """SNN ÷ ANN-equivalent energy in total (NaN without ``compare_ann``)."""
+        return self.total.ann_ratio
 
     def __getitem__(self, name: str) -> LayerEnergy:
         for row in self.layers:
@@ -156,6 +237,8 @@ class EnergyReport:
             "batch_size": self.batch_size,
             "time_steps": self.time_steps,
             "uncounted": list(self.uncounted),
+            "unused_parameters": list(self.unused_parameters),
+            "ann_ratio": self.ann_ratio,
             "units": dict(UNITS),
             "per": "sample, summed over time steps",
             "note": self.note,
@@ -190,10 +273,13 @@ class EnergyReport:
                         note=self.note)
         return ds
 
-    def with_costs(self, costs: CostTable) -> "EnergyReport":
-        """The same counts priced with another cost table."""
-        layers = [replace(r, energy_pj=price(r, costs)) for r in self.layers]
-        return EnergyReport.from_layers(layers, costs, self.batch_size, self.time_steps, self.uncounted)
+    def with_costs(self, costs: "EnergyModel | str") -> "EnergyReport":
+        """The same counts priced with another energy model (a name or an object)."""
+        from neuroenergy.energy.costs import get_cost_table
+
+        return EnergyReport.from_layers(list(self.layers), get_cost_table(costs), self.batch_size,
+                                        self.time_steps, self.uncounted, self.compare_ann,
+                                        self.unused_parameters)
 
     def __str__(self) -> str:
         header = ("layer", "type", "synops dense", "eff. MACs", "eff. ACs", "spikes",
@@ -219,12 +305,59 @@ class EnergyReport:
             render(header), rule, *map(render, lines[:-1]), rule, render(lines[-1]),
             f"energy {self.total.energy_pj:.4g} pJ per sample; activation sparsity "
             f"{self.activation_sparsity:.3f}; {self.note}",
-        ] + ([f"not counted (unsupported layers): {', '.join(self.uncounted)}"] if self.uncounted else []))
+        ] + ([f"parts: compute {self.total.compute_pj:.4g} pJ, addressing {self.total.addressing_pj:.4g} pJ, "
+              f"memory {self.total.memory_pj:.4g} pJ per sample"] if isinstance(self.costs, LemaireModel) else [])
+          + ([f"same layers as an ANN (one pass, dense MACs): {self.energy_pj_ann:.4g} pJ per sample; "
+              f"SNN / ANN = {self.ann_ratio:.3g}"] if self.compare_ann else [])
+          + ([f"parameters never used by a counted layer: {', '.join(self.unused_parameters)}"]
+             if self.unused_parameters else [])
+          + ([f"not counted (unsupported layers): {', '.join(self.uncounted)}"] if self.uncounted else []))
 
 
 def price(row: LayerEnergy, costs: CostTable) -> float:
-    """Energy of one row in pJ under ``costs``."""
+    """Energy of one row in pJ under the compute-only table ``costs``."""
     return costs.energy_pj(row.effective_macs, row.effective_acs, row.membrane_updates)
+
+
+def _parts(row: LayerEnergy, costs: EnergyModel, spiking: bool) -> dict[str, float]:
+    if isinstance(costs, LemaireModel):
+        return costs.price(row, row.shape, spiking)
+    energy = price(row, costs)
+    return dict(dict.fromkeys(MODEL_COUNTS, 0.0), compute_pj=energy, addressing_pj=0.0,
+                memory_pj=0.0, energy_pj=energy)
+
+
+def ann_equivalent(row: LayerEnergy, time_steps: int | None) -> LayerEnergy:
+    """The row of the same layer run once as a conventional ANN on the same input.
+
+    A synaptic layer does one pass instead of T steps, with every input
+    value nonzero and non-binary: its dense operations / T as MACs (for a
+    memory-aware model, the analog-input formulas once per sample). A spiking
+    neuron becomes a ReLU: no membrane potential, no neuron update, no cost.
+    ReLU/Sigmoid and taps cost nothing either. A recurrent cell also runs one
+    step (dense / T), which is the same network only when the T steps repeat
+    one input (rate or direct coding), not for a sequence read over time.
+    """
+    steps = time_steps or 1
+    if row.kind != "synapse":
+        return LayerEnergy(row.name, row.kind, row.module_type)
+    shape = row.shape
+    passes = (row.synapse_outputs / (shape.sample_out * steps)
+              if shape is not None and shape.sample_out else 1.0 / steps)
+    analog = {}
+    if shape is not None:
+        analog = dict(analog_inputs=passes * shape.sample_in, analog_outputs=passes * shape.sample_out,
+                      analog_rows=passes, synapse_outputs=passes * shape.sample_out)
+    return LayerEnergy(row.name, row.kind, row.module_type, dense_synops=row.dense_synops / steps,
+                       effective_macs=row.dense_synops / steps, shape=shape, **analog)
+
+
+def price_row(row: LayerEnergy, costs: EnergyModel, spiking: bool, time_steps: int | None,
+              compare_ann: bool) -> LayerEnergy:
+    """``row`` with its energy parts (and, with ``compare_ann``, its ANN figure) under ``costs``."""
+    parts = _parts(row, costs, spiking)
+    ann = _parts(ann_equivalent(row, time_steps), costs, False)["energy_pj"] if compare_ann else math.nan
+    return replace(row, energy_pj_ann=ann, **parts)
 
 
 def _fmt(value: float) -> str:

@@ -102,8 +102,11 @@ def _metrics(result, target: float) -> dict[str, float]:
             synops_dense=total.dense_synops, synops_effective_ac=total.effective_acs,
             synops_effective_mac=total.effective_macs, spikes=total.spikes,
             firing_rate=report.firing_rate, activation_sparsity=report.activation_sparsity,
-            membrane_updates=total.membrane_updates,
+            membrane_updates=total.membrane_updates, energy_pj_ann=report.energy_pj_ann,
+            ann_ratio=report.ann_ratio, neuron_ops_dense=total.neuron_ops_dense,
+            neuron_ops_effective=total.neuron_ops_effective,
         )
+    metrics["train_backward_energy_pj"] = result.train_backward_energy_pj
     reached = result.efficiency(target) if not math.isnan(target) else None
     if reached is not None:
         metrics.update(steps_to_target=reached.step, samples_to_target=reached.samples,

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neuroenergy.energy.costs import CostTable, get_cost_table
+from neuroenergy.energy.costs import CostTable, get_cost_table, prices_neurons
 from neuroenergy.energy.measure import OperationCounter
 from neuroenergy.energy.terms import list_terms, record
 from neuroenergy.errors import InvalidInputError
@@ -96,13 +96,14 @@ def _default_convert(x: torch.Tensor) -> torch.Tensor:
 
 def evaluate(model: nn.Module, data, *, batch_size: int = 256, energy_term: str = "activation",
              device: str | torch.device = "auto", costs: str | CostTable | None = None,
-             index: torch.Tensor | None = None) -> dict:
+             index: torch.Tensor | None = None, compare_ann: bool = False) -> dict:
     """Accuracy, CE (nats per sample), energy term E (per sample) and the confusion
     matrix (``confusion``, ``K x K`` counts, rows true classes) of ``model`` on
     ``data`` (or its rows ``index``), in eval mode without gradients.
 
     With ``costs``, also the ``measure`` report over the same forward passes
-    (``result["report"]``, per sample, summed over time).
+    (``result["report"]``, per sample, summed over time; with ``compare_ann``
+    it also prices the same layers run once as an ANN).
     """
     split = data if isinstance(data, _Split) else _as_split(data, "data")
     device = resolve_device(device)
@@ -132,7 +133,7 @@ def evaluate(model: nn.Module, data, *, batch_size: int = 256, energy_term: str 
     result = {"accuracy": correct / seen, "ce": ce_sum / seen, "energy": energy_sum / seen, "samples": seen,
               "confusion": confusion.numpy()}
     if counter is not None:
-        result["report"] = counter.report(seen, getattr(model, "num_steps", None))
+        result["report"] = counter.report(seen, getattr(model, "num_steps", None), compare_ann=compare_ann)
     return result
 
 
@@ -217,7 +218,7 @@ def fit(
     curve: list[CurvePoint] = []
     # Training energy needs neuron statistics only when the cost table prices neuron updates.
     counter = (OperationCounter(model, costs=table, sequence_calls=True,
-                                synapses_only=table.e_neuron_update_pj == 0)
+                                synapses_only=not prices_neurons(table))
                if count_training_ops else None)
 
     def evaluate_point(step: int, samples: int) -> None:
@@ -289,7 +290,7 @@ def fit(
     model.eval()
     if status == "ok":
         final = evaluate(model, test_split, batch_size=max(batch_size, 256), energy_term=energy_term,
-                         device=device, costs=table)
+                         device=device, costs=table, compare_ann=True)
         test_accuracy, test_ce, test_energy, report = final["accuracy"], final["ce"], final["energy"], final["report"]
         confusion = final["confusion"]
     else:
@@ -301,6 +302,7 @@ def fit(
         steps=step, samples=samples, epochs=step / steps_per_epoch, curve=tuple(curve),
         test_accuracy=test_accuracy, test_ce=test_ce, test_energy=test_energy, test_report=report,
         train_synops=macs + acs, train_energy_pj=counter.energy_pj_total if counter else math.nan,
+        train_backward_energy_pj=counter.backward_energy_pj_total if counter else math.nan,
         train_time_s=train_time, wall_time_s=time.perf_counter() - started,
         num_parameters=sum(p.numel() for p in model.parameters()),
         readout="output [T, B, K] averaged over T (membrane potential of the output layer) as logits",

@@ -27,7 +27,8 @@ class CurvePoint:
         accuracy: held-out accuracy (fraction in [0, 1]).
         train_synops: effective synaptic operations (MACs + ACs) of all training
             forward passes so far (total, not per sample).
-        train_energy_pj: their cumulative energy in pJ under the run's cost table.
+        train_energy_pj: their cumulative energy in pJ under the run's cost table
+            (forward passes only; see ``TrainResult.train_backward_energy_pj``).
         train_time_s: wall time spent training so far (evaluations excluded).
         wall_time_s: wall time since the run started (evaluations included).
     """
@@ -91,6 +92,12 @@ class TrainResult:
     energy_norm: str = "sum"
     energy_scale: float = 1.0
     test_confusion: list[list[int]] | None = None
+
+    #: Estimated backward-pass energy of all training steps (pJ, total): 2 x the forward
+    #: synaptic operations of each trained layer, priced as MACs
+    #: (``OperationCounter.backward_energy_pj_total``). ``train_energy_pj`` and the
+    #: curves count forward passes only; forward + this is the whole training step.
+    train_backward_energy_pj: float = math.nan
 
     @property
     def test_balanced_accuracy(self) -> float:
