@@ -29,6 +29,10 @@ truenorth-2014  26          0                Merolla et al., Science 345 (2014):
                                              26 pJ per synaptic event (28 nm, 0.775 V)
 ==============  ==========  ===============  =====================================
 
+These two per-event tables carry the figures as they are widely cited from those
+papers; they have not yet been re-checked against the primary texts in this
+release (the 45 nm tables have), so treat them as provisional.
+
 Energy models are the wider seam: a cost table is the compute-only kind; a
 memory-aware model (``lemaire-2022``, :mod:`neuroenergy.energy.lemaire`) also
 prices addressing and SRAM traffic. Both are registered here under one name
