@@ -59,6 +59,10 @@ EXPECTED_COUNTS = {
     "mitbih": {"train": (14555, 810, 2381, 375, 2), "test": (13556, 1689, 2274, 375, 0)},
     "sst2": {"train": (29780, 37569), "test": (428, 444)},
 }
+# A root holding the official N-MNIST archives (`neuroenergy data fetch --full`) has the full
+# set, which re-records every MNIST sample under the same label; the subset's counts otherwise.
+if (DATA_ROOT / "NMNIST" / "train.zip").is_file():
+    EXPECTED_COUNTS["nmnist"] = EXPECTED_COUNTS["mnist"]
 # split_mode="beat": 20 % of each class (rounded half up) to test; totals = MANIFEST's all-15 counts.
 MITBIH_ALL = (28111, 2499, 4655, 750, 2)
 MITBIH_BEAT = {"train": (22489, 1999, 3724, 600, 2), "test": (5622, 500, 931, 150, 0)}

@@ -40,8 +40,13 @@ def _names(names: Iterable[str] | None) -> list[str]:
     return chosen
 
 
-def dataset_sources(name: str, root: Path) -> list[SourceFile]:
-    """Every source file of dataset ``name`` (train and test, default options), each once, in order."""
+def dataset_sources(name: str, root: Path, *, full: bool = False) -> list[SourceFile]:
+    """Every source file of dataset ``name`` (train and test, default options), each once, in order.
+
+    A dataset with a verified subset (N-MNIST: 1,000 / 100 extracted samples)
+    gives the subset's files unless ``full`` (then: what a load of ``root``
+    reads, the official archives when the subset is not there).
+    """
     from neuroenergy.data import DATASETS, cache_dir
     from neuroenergy.data.core import SPLITS
 
@@ -49,7 +54,10 @@ def dataset_sources(name: str, root: Path) -> list[SourceFile]:
     options = definition.check_options({})
     seen: dict[str, SourceFile] = {}
     for split in SPLITS:
-        for source in definition.sources(split, root, cache_dir(), options):
+        subset = getattr(definition, "subset_sources", None)
+        listed = (subset(split) if subset is not None and not full
+                  else definition.sources(split, root, cache_dir(), options))
+        for source in listed:
             seen.setdefault(source.relpath, source)
     return list(seen.values())
 
@@ -77,12 +85,14 @@ def fetch_root(
     mirror: str | None = None,
     progress: Progress | None = None,
     archive_dir: Path | None = None,
+    full: bool = False,
 ) -> FetchResult:
     """Download every missing source file of ``names`` (default: all) into ``root``.
 
     Files come from ``mirror`` (or ``$NEUROENERGY_MIRROR``) when set, else
     from the official sources; each is verified against the shipped sha256
-    before it appears under ``root``. Official archives are kept in
+    before it appears under ``root``. N-MNIST: the verified subset unless
+    ``full`` (the official 60,000 / 10,000 archives, md5-checked). Official archives are kept in
     ``archive_dir`` (default: ``<cache>/downloads/_archives``), not in the root.
 
     Raises:
@@ -98,7 +108,7 @@ def fetch_root(
     archive_dir = archive_dir or cache_dir() / "downloads" / "_archives"
     result = FetchResult()
     for name in _names(names):
-        sources = dataset_sources(name, root)
+        sources = dataset_sources(name, root, full=full)
         missing = [s for s in sources if not (root / s.relpath).is_file()]
         result.present[name] = len(sources) - len(missing)
         result.downloaded[name] = 0
@@ -136,7 +146,7 @@ class Problem:
     detail: str
 
 
-def verify_root(names: Sequence[str] | None, root: Path) -> tuple[dict[str, int], list[Problem]]:
+def verify_root(names: Sequence[str] | None, root: Path, *, full: bool = False) -> tuple[dict[str, int], list[Problem]]:
     """Hash every source file of ``names`` (default: all) under ``root``.
 
     Returns ``({dataset: files checked}, problems)``: every missing, wrong-size
@@ -145,7 +155,7 @@ def verify_root(names: Sequence[str] | None, root: Path) -> tuple[dict[str, int]
     checked: dict[str, int] = {}
     problems: list[Problem] = []
     for name in _names(names):
-        sources = dataset_sources(name, root)
+        sources = dataset_sources(name, root, full=full)
         checked[name] = len(sources)
         for source in sources:
             path = root / source.relpath
