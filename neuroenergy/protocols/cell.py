@@ -57,6 +57,7 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
         )
         record["status"] = result.status
         record["error"] = result.message
+        record["device"] = result.device
         record["metrics"] = _metrics(result, float(config["target_accuracy"]))
         record["curve"] = {
             "step": [p.step for p in result.curve],
@@ -69,6 +70,10 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
         if result.test_report is not None:
             record["layers"] = [row.to_dict() for row in result.test_report.layers]
         record["family"] = getattr(model, "family", None)
+        # the parameter budget leaves the token embedding table out; it is reported on its own
+        record["metrics"]["num_parameters"] = models.count_parameters(model)
+        record["metrics"]["num_embedding_parameters"] = (
+            models.count_parameters(model, include_embedding=True) - models.count_parameters(model))
         record["modality"] = info.modality
     except Exception as error:  # a cell must never take the study down with it
         record["status"] = "failed"
@@ -76,7 +81,14 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
         record["traceback"] = traceback.format_exc(limit=8)
     record.setdefault("metrics", {})["wall_time_s"] = time.perf_counter() - started
     record["torch_threads"] = torch.get_num_threads()  # what the wall time was measured with
+    record["provenance"] = _provenance(record)
     return record
+
+
+def _provenance(record: dict[str, Any]) -> dict[str, Any]:
+    from neuroenergy.provenance import cell_provenance
+
+    return cell_provenance(device=record.get("device", "not run"), threads=record["torch_threads"])
 
 
 def _metrics(result, target: float) -> dict[str, float]:

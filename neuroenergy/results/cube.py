@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from neuroenergy.errors import InvalidInputError
-from neuroenergy.results.schema import CELL_VARIABLES, CURVE_VARIABLES, DIMS, LAYER_ROLES, layer_role
+from neuroenergy.results.schema import CONVENTIONS, CELL_VARIABLES, CURVE_VARIABLES, DIMS, LAYER_ROLES, layer_role
 
 __all__ = ["build_cube", "write_cube", "open_cube"]
 
@@ -90,14 +90,16 @@ def build_cube(
         ds[name] = (DIMS + ("eval",), curves[name], {"units": units, "long_name": description})
     ds = ds.assign_coords(layer=list(LAYER_ROLES))
     ds["energy_pj_by_layer"] = (DIMS + ("layer",), by_role, {
-        "units": "pJ per sample",
-        "long_name": "inference energy by layer role (see neuroenergy.results.schema.layer_role)"})
+        "units": "pJ",
+        "long_name": "inference energy per sample by layer role (see neuroenergy.results.schema.layer_role)"})
     ds["status"] = (DIMS, status.astype(str), {"long_name": "ok / failed / diverged / missing"})
     ds["error"] = (DIMS, errors.astype(str), {"long_name": "error message of failed or diverged cells"})
     ds["target_accuracy"] = ("dataset", np.asarray([targets.get(d, np.nan) for d in datasets], dtype=float),
-                             {"units": "fraction", "long_name": "held-out accuracy target for *_to_target"})
+                             {"units": "1", "long_name": "held-out accuracy target (fraction) for *_to_target"})
     ds["lam"].attrs.update(long_name="lambda, weight of the energy term in the loss")
+    ds["lam"].attrs.update(units="1")
     ds.attrs.update({k: _attr(v) for k, v in (attrs or {}).items()})
+    ds.attrs["Conventions"] = CONVENTIONS
     return ds
 
 

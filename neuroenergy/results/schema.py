@@ -13,44 +13,51 @@ their ``status``.
 
 from __future__ import annotations
 
-__all__ = ["DIMS", "CELL_VARIABLES", "CURVE_VARIABLES", "STATUSES", "LAYER_ROLES", "layer_role"]
+__all__ = ["CONVENTIONS", "UNITS", "DIMS", "CELL_VARIABLES", "CURVE_VARIABLES", "STATUSES", "LAYER_ROLES", "layer_role"]
 
 DIMS: tuple[str, ...] = ("architecture", "dataset", "lam", "seed")
+
+#: The cube follows the CF conventions (global attribute ``Conventions``).
+CONVENTIONS = "CF-1.10"
+#: The UDUNITS strings the cube uses: "1" for fractions, counts and other
+#: per-sample dimensionless figures (the long_name says "per sample"), pJ, s.
+UNITS: tuple[str, ...] = ("1", "pJ", "s")
 
 #: status of a cell: finished, raised an error, loss became NaN/inf, not run (yet).
 STATUSES: tuple[str, ...] = ("ok", "failed", "diverged", "missing")
 
-#: variable -> (units, description); dims ``DIMS``.
+#: variable -> (UDUNITS units, long_name); dims ``DIMS``.
 CELL_VARIABLES: dict[str, tuple[str, str]] = {
-    "accuracy": ("fraction", "test accuracy on the whole test split"),
-    "ce": ("nats per sample", "test cross-entropy"),
-    "energy_term": ("per sample", "the training energy term E(theta, x) on the test split"),
-    "activation_energy": ("per sample (a.u.)", "sum of squared neuron outputs, summed over time"),
-    "energy_pj": ("pJ per sample", "inference energy on the test split (compute-only, cost table in attrs)"),
-    "synops_dense": ("operations per sample", "dense synaptic operations"),
-    "synops_effective_ac": ("ACs per sample", "effective accumulates (binary inputs)"),
-    "synops_effective_mac": ("MACs per sample", "effective multiply-accumulates (analog inputs)"),
-    "spikes": ("spikes per sample", "spikes summed over neurons and time"),
-    "firing_rate": ("spikes per neuron per step", "mean firing rate of spiking neurons"),
-    "activation_sparsity": ("fraction", "fraction of zero neuron outputs"),
-    "membrane_updates": ("updates per sample", "membrane-potential updates"),
-    "steps_to_target": ("optimizer steps", "steps until held-out accuracy first reached target_accuracy"),
-    "samples_to_target": ("samples", "training samples until the target was reached"),
+    "accuracy": ("1", "test accuracy (fraction) on the whole test split"),
+    "ce": ("1", "test cross-entropy per sample, in nats"),
+    "energy_term": ("1", "the training energy term E(theta, x) per sample on the test split"),
+    "activation_energy": ("1", "activation energy per sample: sum of squared neuron outputs over time (a.u.)"),
+    "energy_pj": ("pJ", "inference energy per sample on the test split (compute-only, cost table in attrs)"),
+    "synops_dense": ("1", "dense synaptic operations per sample"),
+    "synops_effective_ac": ("1", "effective accumulates (binary inputs) per sample"),
+    "synops_effective_mac": ("1", "effective multiply-accumulates (analog inputs) per sample"),
+    "spikes": ("1", "spikes per sample, summed over neurons and time"),
+    "firing_rate": ("1", "mean firing rate of spiking neurons, in spikes per neuron per time step"),
+    "activation_sparsity": ("1", "fraction of zero neuron outputs"),
+    "membrane_updates": ("1", "membrane-potential updates per sample"),
+    "steps_to_target": ("1", "optimizer steps until held-out accuracy first reached target_accuracy"),
+    "samples_to_target": ("1", "training samples until the target was reached"),
     "train_energy_to_target_pj": ("pJ", "training forward-pass energy until the target was reached"),
     "train_time_to_target_s": ("s", "training wall time until the target was reached"),
     "train_energy_pj": ("pJ", "training forward-pass energy of the whole run"),
     "train_time_s": ("s", "training wall time (evaluations excluded)"),
     "wall_time_s": ("s", "wall time of the whole cell"),
-    "steps": ("optimizer steps", "steps trained"),
-    "num_parameters": ("parameters", "trainable parameter count"),
+    "steps": ("1", "optimizer steps trained"),
+    "num_parameters": ("1", "trainable parameters as the parameter budget counts them (token embedding table excluded)"),
+    "num_embedding_parameters": ("1", "trainable parameters of the token embedding table (0 without one)"),
 }
 
-#: variable -> (units, description); dims ``DIMS + ("eval",)``.
+#: variable -> (UDUNITS units, long_name); dims ``DIMS + ("eval",)``.
 CURVE_VARIABLES: dict[str, tuple[str, str]] = {
-    "curve_step": ("optimizer steps", "step of the evaluation"),
-    "curve_accuracy": ("fraction", "held-out accuracy"),
-    "curve_ce": ("nats per sample", "held-out cross-entropy"),
-    "curve_energy": ("per sample", "held-out energy term"),
+    "curve_step": ("1", "optimizer step of the evaluation"),
+    "curve_accuracy": ("1", "held-out accuracy (fraction)"),
+    "curve_ce": ("1", "held-out cross-entropy per sample, in nats"),
+    "curve_energy": ("1", "held-out energy term per sample"),
     "curve_train_energy_pj": ("pJ", "cumulative training forward-pass energy"),
     "curve_train_time_s": ("s", "cumulative training wall time"),
 }
