@@ -128,7 +128,7 @@ def test_smoke_protocol_end_to_end_into_a_cube(tmp_path, capsys):
         accuracy = cube["accuracy"].values
         assert np.all(accuracy > 0.3)  # 10 classes: chance is 0.1
         assert np.all(cube["energy_pj"].values > 0) and np.all(cube["synops_effective_ac"].values > 0)
-        assert cube["energy_pj"].attrs["units"] == "pJ per sample"
+        assert cube["energy_pj"].attrs["units"] == "pJ" and cube.attrs["Conventions"] == "CF-1.10"
         assert cube.attrs["costs"] == "45nm-fp32" and "smoke" in cube.attrs["spec"]
         assert "torch" in json.loads(cube.attrs["package_versions"])
         assert cube.attrs["git_commit"]
@@ -140,6 +140,12 @@ def test_smoke_protocol_end_to_end_into_a_cube(tmp_path, capsys):
         assert float(mlp.sel(layer="recurrent")) == 0 and float(mlp.sel(layer="hidden & other")) == 0
     same = open_cube(out)
     assert float(same["accuracy"].sum()) == pytest.approx(float(accuracy.sum()))
+    # every cell record says how it ran
+    for record in RunStore(out).records():
+        prov = record["provenance"]
+        assert prov["device"] == "cpu" and prov["torch_threads"] >= 1
+        assert {"torch", "snntorch", "tonic", "torchaudio", "wfdb", "numpy", "neuroenergy"} <= set(prov["package_versions"])
+        assert "git_commit" in prov and "git_dirty" in prov
     # A second run resumes: nothing left to do.
     assert main(["run", "smoke", "--profile", "smoke", "--out", str(out), "--workers", "1", "--quiet"]) == 0
     assert "0 run now, 4 already finished" in capsys.readouterr().out
