@@ -132,7 +132,7 @@ def test_spec_file_mirrors_dataclass_defaults(name):
     """The shipped TOML and the dataclass (the fallback without models/) agree."""
     arch = get_architecture(name)
     path = SPEC_DIR / f"{name}.toml"
-    assert path == REPO / "models" / f"{name}.toml" and path.is_file()
+    assert path == REPO / "neuroenergy" / "models" / "specs" / f"{name}.toml" and path.is_file()
     data = read_spec_file(path)
     assert data["name"] == name and data["family"] == FAMILIES[name]
     assert len(data["description"]) > 40

@@ -113,7 +113,13 @@ def test_show_and_list_describe_the_design(capsys):
     assert "lambda_sweep" in capsys.readouterr().out
     assert main(["show", "lambda_sweep", "--profile", "paper"]) == 0
     out = capsys.readouterr().out
-    assert "cells: 400" in out and "estimated cost" in out
+    assert "cells: 560" in out and "estimated cost" in out  # 4 architectures x 2 datasets x 7 lambdas x 10 seeds
+    assert main(["show", "factorial", "--profile", "quick", "--workers", "4"]) == 0
+    out = capsys.readouterr().out
+    # The budget resolved per dataset (per architecture where it differs), and the cost per dataset.
+    fsdd = next(line for line in out.splitlines() if line.strip().startswith("fsdd "))
+    assert "20 epochs of the whole train split" in fsdd and "cnn, transformer: 10 epochs" in fsdd
+    assert "core-min" in fsdd and "wall time on 4 workers" in out
 
 
 @pytest.mark.slow
@@ -135,7 +141,7 @@ def test_smoke_protocol_end_to_end_into_a_cube(tmp_path, capsys):
         assert np.all(cube["balanced_accuracy"].values > 0.3) and np.all(cube["macro_f1"].values > 0.3)
         assert np.all(cube["train_samples"].values == 256) and np.all(cube["num_steps"].values == 4)
         assert np.all(cube["energy_pj"].values > 0) and np.all(cube["synops_effective_ac"].values > 0)
-        assert cube["energy_pj"].attrs["units"] == "pJ per sample"
+        assert cube["energy_pj"].attrs["units"] == "pJ" and cube.attrs["Conventions"] == "CF-1.10"
         assert cube.attrs["costs"] == "45nm-fp32" and "smoke" in cube.attrs["spec"]
         assert "torch" in json.loads(cube.attrs["package_versions"])
         assert cube.attrs["git_commit"]
@@ -147,6 +153,12 @@ def test_smoke_protocol_end_to_end_into_a_cube(tmp_path, capsys):
         assert float(mlp.sel(layer="recurrent")) == 0 and float(mlp.sel(layer="hidden & other")) == 0
     same = open_cube(out)
     assert float(same["accuracy"].sum()) == pytest.approx(float(accuracy.sum()))
+    # every cell record says how it ran
+    for record in RunStore(out).records():
+        prov = record["provenance"]
+        assert prov["device"] == "cpu" and prov["torch_threads"] >= 1
+        assert {"torch", "snntorch", "tonic", "torchaudio", "wfdb", "numpy", "neuroenergy"} <= set(prov["package_versions"])
+        assert "git_commit" in prov and "git_dirty" in prov
     # A second run resumes: nothing left to do.
     assert main(["run", "smoke", "--profile", "smoke", "--out", str(out), "--workers", "1", "--quiet"]) == 0
     assert "0 run now, 4 already finished" in capsys.readouterr().out

@@ -27,43 +27,58 @@ read, never written). Cache: ``$NEUROENERGY_CACHE`` (default
 ``~/.cache/neuroenergy``) holds derived arrays keyed by the source files'
 checksums, the checksum memo and downloaded files. ``NEUROENERGY_OFFLINE=1``
 forbids downloads. See ``data/README.md`` for the layout of a data root.
+
+The package's names are imported on first use (PEP 562): the first access
+imports the registry and every dataset module (which registers its
+datasets), so ``neuroenergy data --help`` does not pay for torch.
 """
 
 from __future__ import annotations
 
-from neuroenergy.data.cache import cache_dir
-from neuroenergy.data.core import (
-    DATASETS,
-    MODALITIES,
-    SPLITS,
-    Built,
-    DatasetDef,
-    DatasetInfo,
-    LoadedDataset,
-    info,
-    list_datasets,
-    load,
-    stratified_indices,
-)
-from neuroenergy.data.sources import Archive, SourceFile, resolve_root
+from importlib import import_module
+from typing import Any
 
-# Importing a dataset module registers its datasets.
-from neuroenergy.data import fsdd, mitbih, mnist, nmnist, sst2  # noqa: E402,F401  isort: skip
+_EXPORTS = {
+    "cache_dir": "cache",
+    "DATASETS": "core",
+    "MODALITIES": "core",
+    "SPLITS": "core",
+    "Built": "core",
+    "DatasetDef": "core",
+    "DatasetInfo": "core",
+    "LoadedDataset": "core",
+    "info": "core",
+    "list_datasets": "core",
+    "load": "core",
+    "stratified_indices": "core",
+    "Archive": "sources",
+    "SourceFile": "sources",
+    "resolve_root": "sources",
+}
+#: Importing a dataset module registers its datasets.
+_DATASET_MODULES = ("fsdd", "mitbih", "mnist", "nmnist", "sst2")
 
-__all__ = [
-    "DATASETS",
-    "MODALITIES",
-    "SPLITS",
-    "Archive",
-    "Built",
-    "DatasetDef",
-    "DatasetInfo",
-    "LoadedDataset",
-    "SourceFile",
-    "cache_dir",
-    "info",
-    "list_datasets",
-    "load",
-    "resolve_root",
-    "stratified_indices",
-]
+__all__ = sorted(_EXPORTS)
+
+
+def _register_all() -> None:
+    for module in _DATASET_MODULES:
+        import_module(f"neuroenergy.data.{module}")
+
+
+def __getattr__(name: str) -> Any:
+    if name.startswith("__"):
+        raise AttributeError(name)
+    _register_all()
+    if name in _EXPORTS:
+        value = getattr(import_module(f"neuroenergy.data.{_EXPORTS[name]}"), name)
+    elif name in globals():  # a submodule, set as an attribute by its import
+        value = globals()[name]
+    else:
+        raise AttributeError(f"module 'neuroenergy.data' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

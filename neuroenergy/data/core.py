@@ -31,6 +31,7 @@ from torch.utils.data import Dataset
 from neuroenergy.data.cache import cache_dir, cache_key, read_arrays, write_arrays
 from neuroenergy.data.sources import SourceFile, ensure_files, resolve_root
 from neuroenergy.errors import InvalidInputError
+from neuroenergy.provenance import preprocessing_versions
 from neuroenergy.registry import Registry
 from neuroenergy.spec import InputSpec
 
@@ -379,6 +380,7 @@ def load(
             "split": split,
             "options": opts,
             "sources": sorted((s.relpath, s.digest) for s in sources),
+            "libraries": preprocessing_versions(),
         }
     )
     cached = read_arrays(cache, ds.name, split, key)

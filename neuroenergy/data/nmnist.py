@@ -129,6 +129,12 @@ class NMNIST(DatasetDef):
         archive = _ARCHIVE[split]
         if self._archive_layout(split, root):
             return [SourceFile(f"NMNIST/{archive.filename}", md5=archive.md5, urls=(archive.url,))]
+        return self.subset_sources(split)
+
+    def subset_sources(self, split: str) -> list[SourceFile]:
+        """The extracted subset's files (1,000 train / 100 test samples), each with its sha256,
+        taken from the official archive's members when downloaded."""
+        archive = _ARCHIVE[split]
         prefix = f"NMNIST/{_FOLDER[split]}/"
         return [
             SourceFile(rel, sha256, size, archive=archive, member=rel.removeprefix("NMNIST/"))

@@ -13,7 +13,11 @@ Owns:
   the network is reachable. With ``NEUROENERGY_OFFLINE=1``, or when the
   source host does not accept a TCP connection within ``CONNECT_TIMEOUT_S``
   seconds, loading fails at once with :class:`DataNotFoundError` naming every
-  missing file and where it goes.
+  missing file and where it goes;
+* mirrors: with ``$NEUROENERGY_MIRROR`` (or ``mirror=``) set to an
+  ``http(s)://`` or ``file://`` URL of a tree laid out like the data root,
+  every file is taken from ``<mirror>/<relpath>`` instead of the official
+  source, and verified against the same checksums.
 """
 
 from __future__ import annotations
@@ -30,13 +34,15 @@ import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Callable, ContextManager, Protocol
+from urllib.parse import quote, urlsplit
 
 from neuroenergy.data.cache import atomic_write
 from neuroenergy.errors import ChecksumError, DataNotFoundError, InvalidInputError
 
 ENV_DATA = "NEUROENERGY_DATA"
 ENV_OFFLINE = "NEUROENERGY_OFFLINE"
+ENV_MIRROR = "NEUROENERGY_MIRROR"
 CONNECT_TIMEOUT_S = 3.0
 """Seconds to wait for a TCP connection to the source host before calling it offline."""
 READ_TIMEOUT_S = 30.0
@@ -45,9 +51,20 @@ _MAX_LISTED = 20  # missing files named in one error message; all are in .missin
 
 log = logging.getLogger("neuroenergy.data")
 
+
+class ProgressBar(Protocol):
+    def update(self, n: int) -> object: ...
+
+
+#: ``progress(description, total_bytes or None)`` -> a context manager yielding a bar with ``update(n)``.
+Progress = Callable[[str, "int | None"], ContextManager[ProgressBar]]
+
 __all__ = [
     "ENV_DATA",
     "ENV_OFFLINE",
+    "ENV_MIRROR",
+    "mirror_url",
+    "download_source",
     "CONNECT_TIMEOUT_S",
     "Archive",
     "SourceFile",
@@ -70,6 +87,21 @@ def resolve_root(root: str | os.PathLike[str] | None = None) -> Path:
         raise InvalidInputError(f"root must be a path (str or os.PathLike), got {type(root).__name__}")
     # absolute(), not resolve(): a root given through a symlink keeps its name in messages.
     return Path(root).expanduser().absolute()
+
+
+def mirror_url(mirror: str | None = None) -> str | None:
+    """The mirror to download from: ``mirror`` if given, else ``$NEUROENERGY_MIRROR``, else None.
+
+    Raises InvalidInputError unless it is an ``http://``, ``https://`` or ``file://`` URL.
+    """
+    url = mirror if mirror is not None else (os.environ.get(ENV_MIRROR) or None)
+    if url is None:
+        return None
+    if urlsplit(url).scheme not in {"http", "https", "file"}:
+        raise InvalidInputError(
+            f"mirror {url!r} is not an http://, https:// or file:// URL (a tree laid out like the data root)"
+        )
+    return url.rstrip("/")
 
 
 def offline_forced() -> bool:
@@ -279,18 +311,29 @@ def _fetch(
     missing = [root / s.relpath for s in to_fetch if not (root / s.relpath).is_file()]
     if offline_forced():
         raise _missing_error(dataset, missing, root, downloads, f"{ENV_OFFLINE} is set", official, hint)
-    candidates = [s.urls or ((s.archive.url,) if s.archive else ()) for s in to_fetch]
-    urls = [u for group in candidates for u in group]
-    if not urls:
-        raise _missing_error(dataset, missing, root, downloads, "there is no download for them", official, hint)
-    unreachable = _probe(urls)
-    if unreachable:
-        raise _missing_error(
-            dataset, missing, root, downloads, f"the official source is not reachable ({unreachable})", official, hint
-        )
+    mirror = mirror_url()
+    check_reachable(dataset, to_fetch, mirror, lambda reason: _missing_error(
+        dataset, missing, root, downloads, reason, official, hint))
     archives: dict[str, Path] = {}
     for source in to_fetch:
-        _download_source(dataset, source, downloads, archives)
+        download_source(dataset, source, downloads, archives, mirror=mirror)
+
+
+def check_reachable(dataset: str, to_fetch: Sequence[SourceFile], mirror: str | None, error) -> None:
+    """Raise ``error(reason)`` at once when nothing in ``to_fetch`` can be downloaded."""
+    if mirror is not None:
+        urls = [mirror]
+        if urlsplit(mirror).scheme == "file":
+            return  # a local tree: each missing file is named when it is read
+    else:
+        candidates = [s.urls or ((s.archive.url,) if s.archive else ()) for s in to_fetch]
+        urls = [u for group in candidates for u in group]
+    if not urls:
+        raise error("there is no download for them")
+    unreachable = _probe(urls)
+    if unreachable:
+        where = "the mirror" if mirror is not None else "the official source"
+        raise error(f"{where} is not reachable ({unreachable})")
 
 
 def _missing_error(
@@ -370,23 +413,41 @@ def _connect(host: str, port: int, timeout: float) -> str | None:
     return None if outcome[0] is None else (str(outcome[0]) or type(outcome[0]).__name__)
 
 
-def _download_source(dataset: str, source: SourceFile, downloads: Path, archives: dict[str, Path]) -> None:
-    dest = downloads / source.relpath
+def download_source(
+    dataset: str,
+    source: SourceFile,
+    dest_root: Path,
+    archives: dict[str, Path],
+    *,
+    mirror: str | None = None,
+    archive_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> None:
+    """Download one source file to ``dest_root/<relpath>`` (atomically), verified.
+
+    From ``<mirror>/<relpath>`` when a mirror is given (and nowhere else),
+    else from the file's official URLs, else extracted from its official
+    archive (downloaded once into ``archive_dir``, default
+    ``dest_root/_archives``; ``archives`` remembers it across calls).
+    ``progress(description, total_bytes)`` opens a progress bar.
+    """
+    dest = dest_root / source.relpath
     algo, expected = source.digest.split(":", 1)
     failures: list[str] = []
     bad_content: list[str] = []
-    for url in source.urls:
+    urls = (f"{mirror}/{quote(source.relpath)}",) if mirror is not None else source.urls
+    for url in urls:
         try:
             log.info("downloading %s -> %s", url, dest)
-            _download(url, dest, algo, expected)
+            _download(url, dest, algo, expected, progress=progress, label=source.relpath, total=source.size)
             return
         except ChecksumError as exc:
             bad_content.append(str(exc))
         except (OSError, http.client.HTTPException, ValueError) as exc:  # URLError is an OSError
             failures.append(f"{url}: {exc}")
-    if source.archive is not None:
+    if source.archive is not None and mirror is None:
         try:
-            archive = _archive_path(source.archive, downloads, archives)
+            archive = _archive_path(source.archive, archive_dir or dest_root / "_archives", archives, progress)
             _extract(archive, source.member or source.relpath, dest, algo, expected)
             return
         except ChecksumError as exc:
@@ -402,30 +463,54 @@ def _download_source(dataset: str, source: SourceFile, downloads: Path, archives
     )
 
 
-def _download(url: str, dest: Path, algo: str | None, expected: str | None) -> None:
+class _NoBar:
+    def __enter__(self) -> "_NoBar":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: int) -> None:
+        return None
+
+
+def _download(
+    url: str,
+    dest: Path,
+    algo: str | None,
+    expected: str | None,
+    *,
+    progress: Progress | None = None,
+    label: str = "",
+    total: int | None = None,
+) -> None:
     """Stream ``url`` to ``dest`` (atomically); check the digest before the file appears."""
     request = urllib.request.Request(url, headers={"User-Agent": "neuroenergy-data/1"})
     h = hashlib.new(algo) if algo else None
 
     def write(f) -> None:  # noqa: ANN001 - a binary file
         with urllib.request.urlopen(request, timeout=READ_TIMEOUT_S) as response:
-            while chunk := response.read(1 << 20):
-                f.write(chunk)
-                if h is not None:
-                    h.update(chunk)
+            size = total or int(response.headers.get("Content-Length") or 0) or None
+            with (progress(label or url, size) if progress else _NoBar()) as bar:
+                while chunk := response.read(1 << 20):
+                    f.write(chunk)
+                    bar.update(len(chunk))
+                    if h is not None:
+                        h.update(chunk)
         if h is not None and h.hexdigest() != expected:
             raise ChecksumError(f"{url}: {algo} {h.hexdigest()}, expected {expected}")
 
     atomic_write(dest, write)
 
 
-def _archive_path(archive: Archive, downloads: Path, done: dict[str, Path]) -> Path:
-    path = downloads / "_archives" / archive.filename
+def _archive_path(archive: Archive, archive_dir: Path, done: dict[str, Path], progress: Progress | None) -> Path:
+    path = archive_dir / archive.filename
     if archive.url in done:
         return done[archive.url]
     if not path.is_file():
         log.info("downloading %s -> %s", archive.url, path)
-        _download(archive.url, path, "md5" if archive.md5 else None, archive.md5)
+        _download(archive.url, path, "md5" if archive.md5 else None, archive.md5, progress=progress,
+                  label=archive.filename)
     elif archive.md5 and hash_file(path, "md5") != archive.md5:
         raise ChecksumError(f"{path}: md5 differs from the published {archive.md5}; delete it to download it again")
     done[archive.url] = path

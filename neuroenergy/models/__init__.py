@@ -18,7 +18,7 @@ Public API::
 Baselines: ``mlp``, ``cnn``, ``rnn`` (snn.RLeaky), ``lstm`` (snn.SLSTM),
 ``transformer`` (Spikformer-style). Energy-first: ``bimodal`` (BimodalTrue,
 neuron-glia pathways) and ``lagrangian`` (Physics-Lagrangian: kinetic,
-potential and constraint pathways). Defaults: ``models/<name>.toml``.
+potential and constraint pathways). Defaults: ``neuroenergy/models/specs/<name>.toml``.
 
 Building block: :class:`SequenceLeaky` (``neurons.py``), an ``snn.Leaky`` that
 runs all T steps in one call and one autograd node (bit-identical values);

@@ -2,11 +2,10 @@
 ``register_architecture``, and where defaults come from.
 
 Defaults: each built-in architecture's defaults are its config dataclass's
-defaults, mirrored for readers in ``models/<name>.toml`` at the top of the
-repository. When that folder is there (a source checkout, or the editable
-install this project uses: ``Path(__file__).parents[2] / "models"``), the
-file is read and wins; when it is not (a wheel install), the dataclass
-defaults are used — the test suite checks that both agree. ``build`` also
+defaults, mirrored for readers in ``neuroenergy/models/specs/<name>.toml``,
+package data that ships in the wheel (found with :mod:`importlib.resources`).
+The file is read and wins; without it (a user-registered architecture) the
+dataclass defaults are used — the test suite checks that both agree. ``build`` also
 takes a path to a user's copy of a spec file; ``name`` in the file says
 which architecture it configures.
 
@@ -23,6 +22,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, Union
 
@@ -50,8 +50,8 @@ __all__ = [
     "resolve_config",
 ]
 
-#: Folder of the shipped spec files (top level of the repository).
-SPEC_DIR = Path(__file__).resolve().parents[2] / "models"
+#: Folder of the shipped spec files (package data: ``neuroenergy/models/specs``).
+SPEC_DIR = Path(str(resources.files("neuroenergy.models").joinpath("specs")))
 
 BuilderFn = Callable[..., nn.Module]
 FAMILIES: tuple[str, ...] = ("baseline", "energy_first")
@@ -246,7 +246,7 @@ def build(
 
     Args:
         name_or_path: a registered name (see :func:`list_architectures`) or a
-            path to a spec TOML (a copy of ``models/<name>.toml``).
+            path to a spec TOML (a copy of ``neuroenergy/models/specs/<name>.toml``).
         input_spec: the dataset's ``info(name).input_spec``.
         num_classes: K, the readout size.
         **overrides: any config key (e.g. ``num_steps=10``, ``hidden=[256]``,

@@ -4,7 +4,7 @@ Owns: :class:`ModelConfig` (the fields every architecture shares: time steps,
 parameter budget, neuron, encoders) with one subclass per architecture that
 adds its sizes; the checks that turn a bad value into a
 :class:`~neuroenergy.errors.ConfigError` naming the key; reading a spec file
-(``models/<name>.toml`` or a user's copy of one).
+(``neuroenergy/models/specs/<name>.toml`` or a user's copy of one).
 
 A config is flat: every field is one override key of
 ``neuroenergy.models.build(name, spec, k, **overrides)``. The TOML file groups
@@ -386,7 +386,7 @@ def read_spec_file(path: str | Path) -> dict[str, Any]:
             data = _toml.load(fh)
     except _toml.TOMLDecodeError as exc:
         raise ConfigError(
-            f"{p}: not valid TOML ({exc}); fix the file or copy models/<name>.toml again"
+            f"{p}: not valid TOML ({exc}); fix the file or copy neuroenergy/models/specs/<name>.toml again"
         ) from None
     if not isinstance(data.get("name"), str):
         raise ConfigError(f"{p}: missing 'name = \"<architecture>\"' at the top of the file")

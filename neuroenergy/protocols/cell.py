@@ -57,6 +57,7 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
                      energy_norm=config.get("energy_norm", "sum"), seed=int(config["seed"]), **fit_kwargs)
         record["status"] = result.status
         record["error"] = result.message
+        record["device"] = result.device
         record["metrics"] = _metrics(result, float(config["target_accuracy"]))
         # The budget this cell actually trained with (it differs by dataset, and by architecture where set).
         record["metrics"].update(train_samples=len(train.targets), epochs=result.epochs,
@@ -76,6 +77,10 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
         record["test_class_counts"] = ([int(sum(row)) for row in result.test_confusion]
                                        if result.test_confusion is not None else [])
         record["family"] = getattr(model, "family", None)
+        # the parameter budget leaves the token embedding table out; it is reported on its own
+        record["metrics"]["num_parameters"] = models.count_parameters(model)
+        record["metrics"]["num_embedding_parameters"] = (
+            models.count_parameters(model, include_embedding=True) - models.count_parameters(model))
         record["modality"] = info.modality
     except Exception as error:  # a cell must never take the study down with it
         record["status"] = "failed"
@@ -83,7 +88,14 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
         record["traceback"] = traceback.format_exc(limit=8)
     record.setdefault("metrics", {})["wall_time_s"] = time.perf_counter() - started
     record["torch_threads"] = torch.get_num_threads()  # what the wall time was measured with
+    record["provenance"] = _provenance(record)
     return record
+
+
+def _provenance(record: dict[str, Any]) -> dict[str, Any]:
+    from neuroenergy.provenance import cell_provenance
+
+    return cell_provenance(device=record.get("device", "not run"), threads=record["torch_threads"])
 
 
 def _metrics(result, target: float) -> dict[str, float]:

@@ -24,9 +24,9 @@ _RELATIVE_COST = {"mlp": 1.0, "rnn": 1.3, "lagrangian": 1.5, "bimodal": 1.7, "ls
                   "cnn": 38.0, "transformer": 37.0}
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(prog: str = "python -m neuroenergy.protocols") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m neuroenergy.protocols",
+        prog=prog,
         description="Run factorial studies (architecture x dataset x lambda x seed) into result cubes.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -77,10 +77,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def main(argv: list[str] | None = None, *, prog: str = "python -m neuroenergy.protocols",
+         extend=None) -> int:
+    """Run one command; ``extend(subparsers)`` may add commands that set a ``handler`` default."""
+    parser = _parser(prog)
+    if extend is not None:
+        extend(next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)))
+    args = parser.parse_args(argv)
     try:
-        return _COMMANDS[args.command](args)
+        handler = _COMMANDS.get(args.command) or args.handler
+        return handler(args)
     except NeuroEnergyError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

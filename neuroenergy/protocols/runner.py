@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -64,12 +63,13 @@ def _versions() -> dict[str, str]:
 
 
 def _git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+    # neuroenergy's own source tree only ("none" for a wheel install), with its dirty flag
+    from neuroenergy.provenance import source_tree
+
+    tree = source_tree()
+    if tree["git_commit"] is None:
+        return "none (not a neuroenergy source checkout)"
+    return tree["git_commit"] + ("-dirty" if tree["git_dirty"] else "")
 
 
 def assemble_cube(spec: ProtocolSpec, design: Design, store: RunStore) -> Path:

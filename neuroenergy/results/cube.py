@@ -19,8 +19,8 @@ import numpy as np
 import xarray as xr
 
 from neuroenergy.errors import InvalidInputError
-from neuroenergy.results.schema import (CELL_VARIABLES, CURVE_VARIABLES, DIMS, LAYER_ROLES, MAX_RECALL_CLASSES,
-                                        layer_role)
+from neuroenergy.results.schema import (CONVENTIONS, CELL_VARIABLES, CURVE_VARIABLES, DIMS, LAYER_ROLES,
+                                        MAX_RECALL_CLASSES, layer_role)
 
 __all__ = ["build_cube", "write_cube", "open_cube"]
 
@@ -102,24 +102,28 @@ def build_cube(
         ds[name] = (DIMS + ("eval",), curves[name], {"units": units, "long_name": description})
     ds = ds.assign_coords(layer=list(LAYER_ROLES))
     ds["energy_pj_by_layer"] = (DIMS + ("layer",), by_role, {
-        "units": "pJ per sample",
-        "long_name": "inference energy by layer role (see neuroenergy.results.schema.layer_role)"})
+        "units": "pJ",
+        "long_name": "inference energy per sample by layer role (see neuroenergy.results.schema.layer_role)"})
     if n_class:
         ds = ds.assign_coords({"class": np.arange(n_class)})
         ds["per_class_recall"] = (DIMS + ("class",), recall, {
-            "units": "fraction",
-            "long_name": "test recall of each class (class index as the dataset's labels; NaN beyond its classes)"})
+            "units": "1",
+            "long_name": "test recall of each class, fraction (class index as the dataset's labels; NaN beyond its "
+                         "classes)"})
     ds["status"] = (DIMS, status.astype(str), {"long_name": "ok / failed / diverged / missing"})
     ds["error"] = (DIMS, errors.astype(str), {"long_name": "error message of failed or diverged cells"})
     ds["target_accuracy"] = ("dataset", np.asarray([targets.get(d, np.nan) for d in datasets], dtype=float),
-                             {"units": "fraction", "long_name": "held-out accuracy target for *_to_target"})
+                             {"units": "1", "long_name": "held-out accuracy target (fraction) for *_to_target"})
     ds["majority_rate"] = ("dataset", np.asarray([majority[d] for d in datasets], dtype=float), {
-        "units": "fraction", "long_name": "share of the test split's most frequent class (chance level of accuracy)"})
+        "units": "1", "long_name": "share (fraction) of the test split's most frequent class: the chance level "
+                                   "of accuracy"})
     if num_classes is not None:
         ds["num_classes"] = ("dataset", np.asarray([num_classes[d] for d in datasets], dtype=int), {
-            "units": "classes", "long_name": "number of classes K (chance level of balanced accuracy: 1/K)"})
+            "units": "1", "long_name": "number of classes K (chance level of balanced accuracy: 1/K)"})
     ds["lam"].attrs.update(long_name="lambda, weight of the energy term in the loss")
+    ds["lam"].attrs.update(units="1")
     ds.attrs.update({k: _attr(v) for k, v in (attrs or {}).items()})
+    ds.attrs["Conventions"] = CONVENTIONS
     return ds
 
 
