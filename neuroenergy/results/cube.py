@@ -121,6 +121,9 @@ def write_cube(cube: xr.Dataset, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    mask = os.umask(0o022)  # read by setting it; the cube gets the mode a plain open would give
+    os.umask(mask)
+    os.fchmod(fd, 0o666 & ~mask)
     os.close(fd)
     try:
         cube.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=False)
@@ -138,5 +141,9 @@ def open_cube(path: str | os.PathLike) -> xr.Dataset:
         path = path / "cube.h5"
     if not path.exists():
         raise InvalidInputError(f"no result cube at {path}; run a protocol first (python -m neuroenergy.protocols run ...)")
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
-        return ds.load()
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            return ds.load()
+    except (OSError, ValueError, KeyError) as error:  # truncated, zero bytes, flipped bytes, not HDF5
+        raise InvalidInputError(f"{path} is not a readable result cube ({type(error).__name__}: {error}); "
+                                "re-run the protocol to write it again") from None

@@ -1,0 +1,191 @@
+"""Faults a long study meets: evaluation settings, blown-up losses, dead workers,
+failed and corrupt cells, signals, bad paths, file modes. Timing never decides
+an outcome: cells that must be in flight block on a file until the test releases them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from neuroenergy import data, models
+from neuroenergy.protocols.cli import main
+from neuroenergy.results import RunStore, open_cube
+from neuroenergy.train import fit
+
+REPO = Path(__file__).resolve().parents[1]
+HELD_RUN = Path(__file__).resolve().parent / "held_run.py"
+
+TINY = """
+name = "tiny"
+description = "test design"
+[design]
+architectures = ["mlp"]
+datasets = ["mnist"]
+lam = [0.0]
+seeds = {seeds}
+[training]
+epochs = 1.0
+batch_size = 32
+lr = 2e-3
+num_steps = 3
+num_evals = 4
+eval_size = 40
+train_limit = 64
+test_limit = 60
+[targets]
+mnist = 0.3
+[profiles.smoke]
+"""
+
+
+def write_spec(tmp_path: Path, seeds: int = 1) -> Path:
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY.format(seeds=seeds))
+    return path
+
+
+def _mlp(seed: int = 0):
+    info = data.info("mnist")
+    torch.manual_seed(seed)
+    return models.build("mlp", info.input_spec, info.num_classes, num_steps=4)
+
+
+# -- training -------------------------------------------------------------------------------
+
+def test_evaluation_settings_change_no_trained_weight():
+    """The rate encoder draws during evaluations too; those draws come from their own
+    stream, so eval_size and num_evals leave every trained weight bitwise the same."""
+    train = data.load("mnist", "train", limit=200)
+    test = data.load("mnist", "test", limit=100)
+    settings = dict(epochs=1, batch_size=50, lr=2e-3, seed=5, device="cpu")
+    weights = []
+    for eval_size, num_evals in ((32, 4), (64, 4), (32, 2)):
+        model = _mlp(5)
+        result = fit(model, train, test, eval_size=eval_size, num_evals=num_evals, **settings)
+        assert result.status == "ok" and result.steps == 4
+        weights.append({k: v.clone() for k, v in model.state_dict().items()})
+    for other in weights[1:]:
+        assert other.keys() == weights[0].keys()
+        for name in weights[0]:
+            assert torch.equal(weights[0][name], other[name]), name
+
+
+def test_a_blown_up_finite_loss_is_diverged_with_step_and_reason():
+    train = data.load("mnist", "train", limit=400)
+    test = data.load("mnist", "test", limit=50)
+    result = fit(_mlp(), train, test, epochs=1, batch_size=50, optimizer="adam", lr=1e6, device="cpu",
+                 eval_size=20, num_evals=2)
+    assert result.status == "diverged"
+    assert result.diverged_at_step is not None and 2 <= result.diverged_at_step <= 8
+    assert f"at step {result.diverged_at_step} exceeds 100x the first step's" in result.message
+    assert result.steps == result.diverged_at_step - 1
+
+
+# -- runs interrupted at a known point (tests/held_run.py) ---------------------------------------
+
+class HeldRun:
+    """A run in its own process group whose cells of the seeds in ``hold`` wait to be released."""
+
+    def __init__(self, tmp_path: Path, spec: Path, out: Path, hold: list[int], workers: int,
+                 executor: str = "local") -> None:
+        self.control = tmp_path / "control"
+        self.control.mkdir(exist_ok=True)
+        (self.control / "hold").write_text(" ".join(map(str, hold)))
+        self.out = out
+        env = {**os.environ, "HELD_RUN_CONTROL": str(self.control), "PYTHONPATH": str(REPO)}
+        self.process = subprocess.Popen(
+            [sys.executable, str(HELD_RUN), "run", str(spec), "--out", str(out), "--workers", str(workers),
+             "--executor", executor, "--quiet"],
+            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+    def key(self, seed: int) -> str:
+        return f"mlp__mnist__lam0.0__seed{seed}"
+
+    def wait_held(self, seed: int, timeout_s: float = 300) -> int:
+        """Block until the cell of ``seed`` is in flight and held; its process id."""
+        marker = self.control / f"{self.key(seed)}.pid"
+        import time
+
+        deadline = time.monotonic() + timeout_s
+        while not marker.exists():
+            assert self.process.poll() is None, self.process.communicate()
+            assert time.monotonic() < deadline, "the held cell never started"
+            time.sleep(0.02)
+        return int(marker.read_text())
+
+    def release(self, seed: int) -> None:
+        (self.control / f"{self.key(seed)}.go").touch()
+
+    def finish(self, timeout_s: float = 300) -> tuple[int, str, str]:
+        out, err = self.process.communicate(timeout=timeout_s)
+        return self.process.returncode, out, err
+
+
+@pytest.mark.slow
+def test_a_killed_worker_loses_only_its_own_cell_which_is_retried(tmp_path):
+    out = tmp_path / "run"
+    run = HeldRun(tmp_path, write_spec(tmp_path, seeds=3), out, hold=[0, 1], workers=2)
+    victim = run.wait_held(0)
+    run.wait_held(1)
+    os.kill(victim, signal.SIGKILL)  # as the OOM killer would: one worker, not the driver
+    run.release(1)
+    code, stdout, err = run.finish()
+    assert code == 0, err
+    assert "mlp__mnist__lam0.0__seed0: its worker process died (signal 9); trying again (attempt 2 of 3)" in err
+    assert "3 cells: 3 ok; 3 run now" in stdout
+    assert "Traceback" not in err
+    assert (open_cube(out)["status"].values == "ok").all()
+
+
+@pytest.mark.slow
+def test_kill_minus_9_of_the_whole_run_loses_only_cells_in_flight(tmp_path):
+    spec, out = write_spec(tmp_path, seeds=3), tmp_path / "run"
+    run = HeldRun(tmp_path, spec, out, hold=[1], workers=1)
+    run.wait_held(1)  # cell 0 is on disk (the driver runs cells in turn), cell 1 in flight
+    os.killpg(run.process.pid, signal.SIGKILL)
+    run.finish()
+    finished = {p.name: p.read_bytes() for p in (out / "cells").glob("*.json")}
+    assert list(finished) == [f"{run.key(0)}.json"] and json.loads(finished[f"{run.key(0)}.json"])["status"] == "ok"
+    assert main(["run", str(spec), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    after = {p.name: p.read_bytes() for p in (out / "cells").glob("*.json")}
+    assert len(after) == 3 and after[f"{run.key(0)}.json"] == finished[f"{run.key(0)}.json"]
+    assert not list(out.glob(".*.tmp")) and not list((out / "cells").glob(".*.tmp"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how, code, words", [
+    ("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated (SIGTERM)"), ("SIGHUP", 129, "hung up (SIGHUP)")])
+def test_signals_stop_like_ctrl_c_with_a_cube(tmp_path, how, code, words):
+    out = tmp_path / "run"
+    run = HeldRun(tmp_path, write_spec(tmp_path, seeds=3), out, hold=[1, 2], workers=2)
+    run.wait_held(1)
+    run.wait_held(2)  # cell 2 started after cell 0 finished: cell 0's record is on disk
+    signum = getattr(signal, how)
+    if signum == signal.SIGINT:
+        os.killpg(run.process.pid, signum)  # Ctrl-C in a terminal signals the whole group
+    else:
+        os.kill(run.process.pid, signum)
+    returncode, _, err = run.finish(timeout_s=60)
+    assert returncode == code, err
+    assert f"{words}: finished cells are saved" in err and "Traceback" not in err
+    statuses = sorted(open_cube(out)["status"].values.ravel().tolist())
+    assert statuses == ["missing", "missing", "ok"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_the_dask_executor_keeps_finished_cells(tmp_path):
+    out = tmp_path / "run"
+    run = HeldRun(tmp_path, write_spec(tmp_path, seeds=3), out, hold=[1, 2], workers=2, executor="dask")
+    run.wait_held(1)
+    run.wait_held(2)
+    os.killpg(run.process.pid, signal.SIGINT)
+    returncode, _, err = run.finish(timeout_s=60)
+    assert returncode == 130 and "Traceback" not in err, err
+    assert sorted(open_cube(out)["status"].values.ravel().tolist()) == ["missing", "missing", "ok"]
