@@ -189,3 +189,103 @@ def test_ctrl_c_on_the_dask_executor_keeps_finished_cells(tmp_path):
     returncode, _, err = run.finish(timeout_s=60)
     assert returncode == 130 and "Traceback" not in err, err
     assert sorted(open_cube(out)["status"].values.ravel().tolist()) == ["missing", "missing", "ok"]
+
+
+# -- records on disk ------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_failed_and_corrupt_records_run_again_and_files_honour_the_umask(tmp_path, capsys):
+    spec, out = write_spec(tmp_path, seeds=3), tmp_path / "run"
+    old = os.umask(0o022)
+    try:
+        assert main(["run", str(spec), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    finally:
+        os.umask(old)
+    capsys.readouterr()
+    cells = out / "cells"
+    for path in [out / "spec.json", out / "cube.h5", *cells.glob("*.json")]:
+        assert path.stat().st_mode & 0o777 == 0o644, path  # a colleague can read the run
+    keys = sorted(p.stem for p in cells.glob("*.json"))
+    kept = (cells / f"{keys[0]}.json").read_bytes()
+    failed = json.loads((cells / f"{keys[1]}.json").read_text())
+    failed["status"] = "failed"  # as a cell whose data root was missing would be
+    (cells / f"{keys[1]}.json").write_text(json.dumps(failed))
+    (cells / f"{keys[2]}.json").write_text("{")  # truncated by a full disk
+    (cells / f".{keys[0]}.json.abc.tmp").write_text("half")  # an interrupted write
+    assert main(["status", str(out)]) == 0
+    assert "2/3 cells finished: 1 failed, 1 ok; 1 missing" in capsys.readouterr().out  # the corrupt one
+    assert main(["run", str(spec), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "3 cells: 3 ok; 2 run now (1 of them failed before and were retried), 1 already finished" \
+        in captured.out
+    assert f"{keys[2]}.json is corrupt" in captured.err and "its cell runs again" in captured.err
+    moved = list((cells / "corrupt").glob(f"{keys[2]}.*.json"))
+    assert len(moved) == 1 and moved[0].read_text() == "{"  # kept, not deleted
+    assert (cells / f"{keys[0]}.json").read_bytes() == kept
+    assert not list(cells.glob(".*.tmp"))
+    assert (open_cube(out)["status"].values == "ok").all()
+
+
+# -- one line, exit 2, for each mistake -----------------------------------------------------
+
+def _one_line_error(capsys, argv: list[str], words: str, code: int = 2) -> None:
+    assert main(argv) == code
+    err = capsys.readouterr().err.strip().splitlines()
+    # `run` may first say what it starts; then the error, one line, and nothing else
+    assert err[-1].startswith("error: ") and words in err[-1], err
+    assert len(err) == 1 or (len(err) == 2 and err[0].startswith("running ")), err
+
+
+def test_bad_out_paths_and_report_targets_are_one_line(tmp_path, capsys):
+    spec = write_spec(tmp_path)
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    for dry in ([], ["--dry-run"]):
+        _one_line_error(capsys, ["run", str(spec), "--out", str(a_file), "--quiet", *dry], "is a file, not a directory")
+        _one_line_error(capsys, ["run", str(spec), "--out", str(a_file / "run"), "--quiet", *dry],
+                        "is a file, so no directory can be made under it")
+    _one_line_error(capsys, ["report", str(tmp_path), "--to", str(a_file)], "the report needs a directory")
+
+
+def test_corrupt_spec_json_and_cube_are_one_line_naming_the_file(tmp_path, capsys):
+    spec, out = write_spec(tmp_path), tmp_path / "run"
+    out.mkdir()
+    (out / "spec.json").write_text('{"name": ')
+    _one_line_error(capsys, ["status", str(out)], f"{out / 'spec.json'} is unreadable or corrupt")
+    _one_line_error(capsys, ["run", str(spec), "--out", str(out), "--quiet"], "spec.json is unreadable or corrupt")
+    assert main(["run", str(spec), "--out", str(out), "--quiet", "--force"]) == 0  # replaced, then run
+    capsys.readouterr()
+    for content in (b"", b"\x89HDF\r\n\x1a\n" + b"\x00" * 100):  # zero bytes; a truncated HDF5 file
+        (out / "cube.h5").write_bytes(content)
+        _one_line_error(capsys, ["stats", str(out)], f"{out / 'cube.h5'} is not a readable result cube")
+
+
+def test_show_into_a_closed_pipe_says_nothing_more(tmp_path):
+    result = subprocess.run(f"{sys.executable} -m neuroenergy.protocols show {write_spec(tmp_path)} | head -1",
+                            shell=True, cwd=REPO, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert result.stdout.startswith("protocol tiny") and len(result.stdout.splitlines()) == 1
+    assert result.stderr == ""
+
+
+@pytest.mark.slow
+def test_a_full_disk_says_so_once_and_keeps_what_finished(tmp_path, capsys, monkeypatch):
+    import errno
+
+    from neuroenergy.results import store as store_module
+
+    spec, out = write_spec(tmp_path, seeds=2), tmp_path / "run"
+    real, writes = store_module.atomic_write_text, []
+
+    def fill_up_at_the_second_record(path, text):
+        if path.parent.name == "cells":
+            writes.append(path)
+            if len(writes) == 2:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        real(path, text)
+
+    monkeypatch.setattr(store_module, "atomic_write_text", fill_up_at_the_second_record)
+    _one_line_error(capsys, ["run", str(spec), "--out", str(out), "--workers", "1", "--quiet"],
+                    "no space left on device")
+    assert [p.name for p in (out / "cells").glob("*.json")] == [writes[0].name]
+    assert sorted(open_cube(out)["status"].values.ravel().tolist()) == ["missing", "ok"]

@@ -189,11 +189,12 @@ def _run(args) -> int:
     spec = load_spec(args.protocol)
     design = spec.design(args.profile)
     out = Path(args.out) if args.out else Path("results") / f"{design.name}-{design.profile}"
+    from neuroenergy.protocols.runner import check_out_dir
+
+    check_out_dir(out)  # before anything is said or started; a dry run checks it too
     if args.dry_run:
-        from neuroenergy.protocols.runner import check_out_dir
         from neuroenergy.results.store import RunStore
 
-        check_out_dir(out)  # as `run` would
         done = RunStore(out).finished_keys(move_aside=False)  # failed cells would run again
         todo = [c for c in design.cells() if c.key not in done]
         for cell in todo:

@@ -118,12 +118,17 @@ class RunStore:
                 raise ValueError("not a JSON object")
         except (OSError, UnicodeDecodeError, ValueError) as error:
             raise ConfigError(f"{self.spec_path} is unreadable or corrupt ({type(error).__name__}: {error}); "
-                              "move it away and run with --force to rebuild it from the spec") from None
+                              "run with --force to replace it with the spec being run") from None
         return text
 
     def bind_spec(self, spec_text: str, *, force: bool = False) -> None:
         """Tie the directory to a spec; a different spec is refused unless ``force``."""
-        existing = self.read_spec()
+        try:
+            existing = self.read_spec()
+        except ConfigError:
+            if not force:
+                raise
+            existing = ""  # corrupt: replaced by this spec
         if existing is not None and existing != spec_text and not force:
             raise ConfigError(
                 f"{self.directory} holds runs of a different spec; use another --out, "
