@@ -289,3 +289,40 @@ def test_a_full_disk_says_so_once_and_keeps_what_finished(tmp_path, capsys, monk
                     "no space left on device")
     assert [p.name for p in (out / "cells").glob("*.json")] == [writes[0].name]
     assert sorted(open_cube(out)["status"].values.ravel().tolist()) == ["missing", "ok"]
+
+
+# -- a cell's identity includes its config ----------------------------------------------------
+
+@pytest.mark.slow
+def test_a_changed_config_reruns_its_cells_with_force_or_is_refused(tmp_path, capsys):
+    from neuroenergy.protocols import load_spec
+    from neuroenergy.protocols.cell import config_hash
+
+    spec, out = write_spec(tmp_path, seeds=2), tmp_path / "run"
+    assert main(["run", str(spec), "--out", str(out), "--workers", "1", "--quiet"]) == 0
+    capsys.readouterr()
+    design = load_spec(spec).design(None)
+    cube = open_cube(out)
+    for cell in design.cells():
+        config = design.cell_config(cell)
+        record = RunStore(out).read(cell.key)
+        assert record["config_hash"] == config_hash(config) and record["config"]["training"]["lr"] == 2e-3
+        assert str(cube["config_hash"].sel(architecture="mlp", dataset="mnist", lam=0.0, seed=cell.seed).values) \
+            == config_hash(config)
+    # the lr changes: refused without --force (the spec differs), re-run with it, never relabelled
+    spec.write_text(spec.read_text().replace("lr = 2e-3", "lr = 5e-2"))
+    _one_line_error(capsys, ["run", str(spec), "--out", str(out), "--workers", "1", "--quiet"], "different spec")
+    assert main(["run", str(spec), "--out", str(out), "--workers", "1", "--quiet", "--force"]) == 0
+    assert "2 run now (2 re-run for a changed config), 0 already finished" in capsys.readouterr().out
+    assert {RunStore(out).read(c.key)["config"]["training"]["lr"] for c in design.cells()} == {5e-2}
+    # the same spec text but another code version (a record's hash differs): refused, or re-run with --force
+    key = next(design.cells()).key
+    record = RunStore(out).read(key)
+    record["config_hash"] = "0" * 16
+    RunStore(out).write(record)
+    _one_line_error(capsys, ["run", str(spec), "--out", str(out), "--workers", "1", "--quiet"],
+                    "1 finished cells in")
+    assert main(["run", str(spec), "--out", str(out), "--workers", "1", "--dry-run"]) == 0
+    assert "1 of 2 cells would run" in capsys.readouterr().out
+    assert main(["run", str(spec), "--out", str(out), "--workers", "1", "--quiet", "--force"]) == 0
+    assert "1 run now (1 re-run for a changed config), 1 already finished" in capsys.readouterr().out

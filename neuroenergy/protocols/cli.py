@@ -195,11 +195,14 @@ def _run(args) -> int:
     if args.dry_run:
         from neuroenergy.results.store import RunStore
 
-        done = RunStore(out).finished_keys(move_aside=False)  # failed cells would run again
-        todo = [c for c in design.cells() if c.key not in done]
+        from neuroenergy.protocols.runner import plan
+
+        todo, retried, changed = plan(RunStore(out), design, move_aside=False)
         for cell in todo:
             print(cell)
-        print(f"{len(todo)} of {design.num_cells} cells would run into {out} (dry run: nothing ran)")
+        notes = f"; {len(retried)} of them failed before" if retried else ""
+        notes += f"; {len(changed)} of them finished with another config (run only with --force)" if changed else ""
+        print(f"{len(todo)} of {design.num_cells} cells would run into {out}{notes} (dry run: nothing ran)")
         return 0
     where = f"Dask cluster at {args.scheduler}" if args.scheduler else f"{args.executor} executor"
     print(f"running {design.name} (profile {design.profile}): {design.num_cells} cells into {out} "

@@ -56,6 +56,8 @@ def build_cube(
     by_role = np.full(shape + (len(LAYER_ROLES),), np.nan)
     status = np.full(shape, "missing", dtype=object)
     errors = np.full(shape, "", dtype=object)
+    hashes = np.full(shape, "", dtype=object)
+    configs = np.full(shape, "", dtype=object)
     for record in records:
         try:
             index = (position["architecture"][record["architecture"]], position["dataset"][record["dataset"]],
@@ -64,6 +66,8 @@ def build_cube(
             continue  # a cell of an earlier design, kept on disk but not part of this cube
         status[index] = record["status"]
         errors[index] = record.get("error") or ""
+        hashes[index] = record.get("config_hash") or ""
+        configs[index] = json.dumps(record.get("config") or {}, sort_keys=True)
         for name, value in (record.get("metrics") or {}).items():
             if name in cells and value is not None:
                 cells[name][index] = float(value)
@@ -94,6 +98,10 @@ def build_cube(
         "long_name": "inference energy by layer role (see neuroenergy.results.schema.layer_role)"})
     ds["status"] = (DIMS, status.astype(str), {"long_name": "ok / failed / diverged / missing"})
     ds["error"] = (DIMS, errors.astype(str), {"long_name": "error message of failed or diverged cells"})
+    ds["config_hash"] = (DIMS, hashes.astype(str), {
+        "long_name": "hash of the cell's resolved config and package version "
+                     "(neuroenergy.protocols.cell.config_hash); empty for missing cells"})
+    ds["config"] = (DIMS, configs.astype(str), {"long_name": "the cell's resolved config (JSON) it was trained with"})
     ds["target_accuracy"] = ("dataset", np.asarray([targets.get(d, np.nan) for d in datasets], dtype=float),
                              {"units": "fraction", "long_name": "held-out accuracy target for *_to_target"})
     ds["lam"].attrs.update(long_name="lambda, weight of the energy term in the loss")

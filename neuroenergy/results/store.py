@@ -132,8 +132,8 @@ class RunStore:
         if existing is not None and existing != spec_text and not force:
             raise ConfigError(
                 f"{self.directory} holds runs of a different spec; use another --out, "
-                "or --force to continue with the new spec (finished cells that are still in the "
-                "design are kept)"
+                "or --force to continue with the new spec (finished cells whose config it leaves "
+                "unchanged are kept, the others run again)"
             )
         if existing != spec_text:
             atomic_write_text(self.spec_path, spec_text)
@@ -193,12 +193,6 @@ class RunStore:
         if not self.cells_dir.exists():
             return set()
         return {p.stem for p in self.cells_dir.glob("*.json")}
-
-    def finished_keys(self, move_aside: bool = True) -> set[str]:
-        """Keys of the cells whose record is final (:data:`FINISHED_STATUSES`):
-        what a resumed run skips. Corrupt records are moved aside (unless not ``move_aside``)."""
-        return {record["key"] for record in self.records(move_aside)
-                if record["status"] in FINISHED_STATUSES}
 
     def read(self, key: str) -> dict[str, Any]:
         return json.loads(self.path_of(key).read_text(encoding="utf-8"))
