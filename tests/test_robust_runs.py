@@ -326,3 +326,37 @@ def test_a_changed_config_reruns_its_cells_with_force_or_is_refused(tmp_path, ca
     assert "1 of 2 cells would run" in capsys.readouterr().out
     assert main(["run", str(spec), "--out", str(out), "--workers", "1", "--quiet", "--force"]) == 0
     assert "1 run now (1 re-run for a changed config), 1 already finished" in capsys.readouterr().out
+
+
+# -- checked at load ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("extra, words", [
+    ("[models.mlp]\nbeta = 1.5\n", "[models.mlp] 'beta' must be a number in (0.0, 1.0], got 1.5"),
+    ("[models.mlp]\nhidden = [-64]\n", "[models.mlp] 'hidden' must be"),
+    ("[models.mlp]\nhiden = [64]\n", "[models.mlp] unknown key 'hiden'"),
+])
+def test_model_overrides_are_checked_at_load_naming_file_and_profile(tmp_path, capsys, extra, words):
+    from neuroenergy.errors import ConfigError
+    from neuroenergy.protocols import load_spec
+
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY.format(seeds=1) + extra)
+    with pytest.raises(ConfigError) as caught:
+        load_spec(path)
+    assert str(caught.value).startswith("tiny.toml (profile smoke): ") and words in str(caught.value)
+    _one_line_error(capsys, ["run", str(path), "--out", str(tmp_path / "run"), "--quiet"], words)
+    assert not (tmp_path / "run").exists()  # refused before anything started
+
+
+def test_cuda_without_a_gpu_and_a_directory_as_spec_are_refused_at_load(tmp_path, capsys):
+    from neuroenergy.errors import ConfigError
+    from neuroenergy.protocols import load_spec
+
+    _one_line_error(capsys, ["show", str(tmp_path)], "is a directory; pass a .toml file")
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY.format(seeds=1).replace("[targets]", 'device = "cuda"\n[targets]'))
+    if torch.cuda.is_available():
+        assert load_spec(path).design(None).training["device"] == "cuda"
+    else:
+        with pytest.raises(ConfigError, match=r"tiny.toml \(profile smoke\): training.device is 'cuda' but"):
+            load_spec(path)

@@ -193,6 +193,7 @@ class ProtocolSpec:
         for arch in self.model_overrides:
             if arch not in architectures and arch not in _known("architectures"):
                 raise ConfigError(f"{where}: [models.{arch}] names an unknown architecture")
+        _check_model_overrides(self.model_overrides, where)
         return Design(self.name, profile, architectures, datasets, lams, seeds, energy_term,
                       training, dict(self.targets), dict(self.model_overrides))
 
@@ -206,6 +207,8 @@ def load_spec(name_or_path: str | Path) -> ProtocolSpec:
             raise UnknownNameError(
                 f"unknown protocol {str(name_or_path)!r}; built-in protocols: {', '.join(list_protocols())} "
                 "(or pass the path of a .toml spec)")
+    if path.is_dir():
+        raise ConfigError(f"protocol spec {path} is a directory; pass a .toml file")
     if not path.is_file():
         raise ConfigError(f"protocol spec {path} does not exist")
     text = path.read_text(encoding="utf-8")
@@ -355,3 +358,25 @@ def _check_training(training: dict[str, Any], where: str) -> None:
                           f"known: {', '.join(list_cost_tables())}")
     if training["device"] not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"{where}: training.device must be auto, cpu or cuda, got {training['device']!r}")
+    if training["device"] == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(f"{where}: training.device is 'cuda' but this machine has no CUDA GPU; "
+                              "use 'auto' (CUDA when present) or 'cpu'")
+
+
+def _check_model_overrides(model_overrides: dict[str, dict[str, Any]], where: str) -> None:
+    """Each ``[models.<arch>]`` table through the architecture's own config checks (ranges,
+    types, unknown keys), so a typo fails at load, not in every cell of that architecture."""
+    from neuroenergy.errors import NeuroEnergyError
+    from neuroenergy.models import get_architecture, resolve_config
+    from neuroenergy.models.catalog import Architecture
+
+    for arch, overrides in model_overrides.items():
+        if not isinstance(get_architecture(arch), Architecture):
+            continue  # a user's plain builder: its keyword arguments are its own
+        try:
+            resolve_config(arch, **overrides)
+        except NeuroEnergyError as error:
+            raise ConfigError(f"{where}: [models.{arch}] {error}") from None
