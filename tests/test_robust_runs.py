@@ -360,3 +360,24 @@ def test_cuda_without_a_gpu_and_a_directory_as_spec_are_refused_at_load(tmp_path
     else:
         with pytest.raises(ConfigError, match=r"tiny.toml \(profile smoke\): training.device is 'cuda' but"):
             load_spec(path)
+
+
+def test_the_checksum_memo_catches_a_same_size_edit_with_its_mtime_restored(tmp_path):
+    import hashlib
+    import time
+
+    from neuroenergy.data.sources import SourceFile, verify
+    from neuroenergy.errors import ChecksumError
+
+    path = tmp_path / "file.bin"
+    path.write_bytes(b"original content")
+    source = SourceFile("file.bin", sha256=hashlib.sha256(b"original content").hexdigest(), size=16)
+    verify("toy", [(source, path)], tmp_path / "cache")  # hashed and remembered
+    verify("toy", [(source, path)], tmp_path / "cache")  # remembered
+    before = path.stat()
+    time.sleep(0.01)  # past the file-system clock tick (coarse on some), so the edit gets a later ctime
+    path.write_bytes(b"corrupt content!")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
+    with pytest.raises(ChecksumError, match="file.bin is corrupted"):
+        verify("toy", [(source, path)], tmp_path / "cache")
