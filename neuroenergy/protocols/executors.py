@@ -159,7 +159,10 @@ class _WorkerPool:
                 if worker.cell is None and queue:
                     worker.cell = queue.pop(0)
                     attempts[worker.cell.key] = attempts.get(worker.cell.key, 0) + 1
-                    worker.connection.send(design.cell_config(worker.cell))
+                    try:
+                        worker.connection.send(design.cell_config(worker.cell))
+                    except OSError:  # it died while idle: its sentinel says so below, and the cell goes back
+                        pass
             busy = [w for w in self.workers if w.cell is not None]
             on_running([w.cell for w in busy])
             ready = set(multiprocessing.connection.wait(
