@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +16,6 @@ from neuroenergy.protocols.cli import main
 from neuroenergy.protocols.executors import default_workers
 from neuroenergy.results import RunStore, open_cube
 
-REPO = Path(__file__).resolve().parents[1]
 
 TINY = """
 name = "tiny"
@@ -202,59 +197,7 @@ def test_changed_spec_is_refused_unless_forced(tmp_path, capsys):
     RunStore(out).bind_spec(load_spec(changed).design().to_json(), force=True)
 
 
-def run_command(spec: Path, out: Path, workers: int) -> list[str]:
-    return [sys.executable, "-m", "neuroenergy.protocols", "run", str(spec), "--out", str(out),
-            "--workers", str(workers), "--quiet"]
-
-
-def wait_for_first_cell(out: Path, timeout_s: float = 240) -> None:
-    """Return once a run into ``out`` has persisted its first finished cell."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and not list((out / "cells").glob("*.json")):
-        time.sleep(0.1)
-
-
-@pytest.mark.slow
-def test_kill_minus_9_loses_only_cells_in_flight(tmp_path):
-    spec = write_spec(tmp_path, seeds=4, train_limit=256)
-    out = tmp_path / "run"
-    cmd = run_command(spec, out, workers=1)
-    process = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
-    cells = out / "cells"
-    wait_for_first_cell(out)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
-    finished = {p.name: p.read_bytes() for p in cells.glob("*.json")}
-    assert 1 <= len(finished) < 4, "the run must be killed mid-way"
-    for text in finished.values():
-        assert json.loads(text)["status"] == "ok"  # every record on disk is whole
-    assert subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=400).returncode == 0
-    after = {p.name: p.read_bytes() for p in cells.glob("*.json")}
-    assert len(after) == 4
-    for name, text in finished.items():
-        assert after[name] == text  # finished cells were neither lost nor recomputed
-    cube = open_cube(out)
-    assert (cube["status"].values == "ok").all()
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("executor", ["local", "dask"])
-def test_ctrl_c_stops_at_once_and_keeps_finished_cells(tmp_path, executor):
-    spec = write_spec(tmp_path, seeds=8, train_limit=512)
-    out = tmp_path / "run"
-    # its own process group, which Ctrl-C in a terminal signals as a whole (workers included)
-    process = subprocess.Popen(run_command(spec, out, workers=2) + ["--executor", executor], cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    wait_for_first_cell(out)
-    os.killpg(process.pid, signal.SIGINT)
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == 130
-    assert "finished cells are saved" in err
-    assert "Traceback" not in err  # neither the driver nor a worker prints one
-    cube = open_cube(out)  # the cube is written on interruption too
-    statuses = set(cube["status"].values.ravel())
-    assert statuses == {"ok", "missing"}
+# kill -9, Ctrl-C and signals: tests/test_robust_runs.py (cells held on a file, nothing timed)
 
 
 @pytest.mark.slow

@@ -6,8 +6,10 @@ Owns:
   root is only ever read -- it may be a read-only mount (as in CI);
 * checksum verification against the digests shipped with the package
   (``_checksums.py``). Hashing runs once per file: the result is remembered
-  in ``<cache>/verified/<dataset>.json`` keyed by path, size and mtime, so a
-  changed file is hashed again and a corrupted one always fails;
+  in ``<cache>/verified/<dataset>.json`` keyed by path, size, mtime, inode and
+  ctime, so a changed file is hashed again and a corrupted one always fails
+  (ctime changes with every write and cannot be set back, as mtime can: a
+  same-size edit with its mtime restored is caught);
 * downloads: a file missing from the root (and from the download cache) is
   fetched from the official source into ``<cache>/downloads/<relpath>`` when
   the network is reachable. With ``NEUROENERGY_OFFLINE=1``, or when the
@@ -232,7 +234,7 @@ def verify(dataset: str, pairs: Iterable[tuple[SourceFile, Path]], cache: Path) 
     """Check each file against its known digest; hash only files not already verified.
 
     A file counts as verified when ``<cache>/verified/<dataset>.json`` holds
-    the same path, size, mtime (ns) and expected digest. Raises
+    the same path, size, mtime, inode, ctime (ns) and expected digest. Raises
     ChecksumError naming the first file that does not match.
     """
     memo_path = cache / "verified" / f"{dataset}.json"
@@ -241,7 +243,7 @@ def verify(dataset: str, pairs: Iterable[tuple[SourceFile, Path]], cache: Path) 
     try:
         for source, path in pairs:
             st = path.stat()
-            record = [st.st_size, st.st_mtime_ns, source.digest]
+            record = [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, source.digest]
             if memo.get(str(path)) == record:
                 continue
             if source.size is not None and st.st_size != source.size:

@@ -10,6 +10,9 @@ NaN/inf as ``diverged``.
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib.metadata
+import json
 import math
 import time
 import traceback
@@ -17,7 +20,38 @@ from typing import Any
 
 import torch
 
-__all__ = ["run_cell"]
+__all__ = ["run_cell", "config_hash", "canonical_config", "record_matches_config"]
+
+
+def canonical_config(config: dict[str, Any]) -> str:
+    """The resolved per-cell config (``Design.cell_config``) as canonical JSON: everything
+    that trains and scores the cell, plus the neuroenergy version that runs it; the
+    cell's file key is left out (it is the factors, already in the config)."""
+    from neuroenergy.results.store import _jsonable  # the record's own encoding of NaN/inf
+
+    try:
+        version = importlib.metadata.version("neuroenergy")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    body = {k: v for k, v in config.items() if k != "key"}
+    return json.dumps({"config": _jsonable(body), "neuroenergy": version}, sort_keys=True, default=str)
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """16 hex digits of the SHA-256 of :func:`canonical_config`: part of a cell's identity,
+    stored in its record and the cube, so a result is never kept under a changed config."""
+    return hashlib.sha256(canonical_config(config).encode("utf-8")).hexdigest()[:16]
+
+
+def record_matches_config(record: dict[str, Any], config: dict[str, Any]) -> bool:
+    """True when ``record`` was trained with ``config`` (its stored hash; a record written
+    before hashes existed is compared by its stored config, the version aside)."""
+    if record.get("config_hash"):
+        return record["config_hash"] == config_hash(config)
+    if not isinstance(record.get("config"), dict):
+        return False
+    return (json.loads(canonical_config(record["config"]))["config"]
+            == json.loads(canonical_config(config))["config"])
 
 
 @functools.lru_cache(maxsize=8)
@@ -35,7 +69,7 @@ def run_cell(config: dict[str, Any]) -> dict[str, Any]:
     record: dict[str, Any] = {
         "key": config["key"], "architecture": config["architecture"], "dataset": config["dataset"],
         "lam": float(config["lam"]), "seed": int(config["seed"]), "config": config,
-        "status": "failed", "error": "", "metrics": {}, "curve": {},
+        "config_hash": config_hash(config), "status": "failed", "error": "", "metrics": {}, "curve": {},
     }
     try:
         from neuroenergy import data, models

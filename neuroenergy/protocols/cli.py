@@ -1,12 +1,18 @@
 """``python -m neuroenergy.protocols {list,show,run,status,stats,report}``.
 
 Exit status: 0 when every cell finished, 1 when some failed (the rest
-finished), 2 for usage or input errors (one line on stderr, no traceback).
+finished), 2 for usage or input errors and unreadable or unwritable files
+(one line on stderr, no traceback), 130 after Ctrl-C, 143 after SIGTERM,
+129 after SIGHUP (each stops like Ctrl-C: finished cells kept, the cube
+written with the rest ``missing``).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import os
+import signal
 import sys
 from collections import Counter
 from pathlib import Path
@@ -77,6 +83,18 @@ def _parser(prog: str = "python -m neuroenergy.protocols") -> argparse.ArgumentP
     return parser
 
 
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, turned into the same orderly stop as Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum: int, frame) -> None:
+    raise _Stopped(signum)
+
+
 def main(argv: list[str] | None = None, *, prog: str = "python -m neuroenergy.protocols",
          extend=None) -> int:
     """Run one command; ``extend(subparsers)`` may add commands that set a ``handler`` default."""
@@ -84,15 +102,51 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m neuroenergy.pr
     if extend is not None:
         extend(next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)))
     args = parser.parse_args(argv)
+    previous = {}
+    if _in_main_thread():
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            previous[signum] = signal.signal(signum, _stop)
     try:
         handler = _COMMANDS.get(args.command) or args.handler
         return handler(args)
     except NeuroEnergyError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished cells are saved; run the same command again to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        signum = stop.signum if isinstance(stop, _Stopped) else signal.SIGINT
+        print(f"{_SIGNAL_NAMES.get(signum, 'interrupted')}: finished cells are saved; run the same command "
+              "again to resume", file=sys.stderr)
+        return 128 + int(signum)
+    except BrokenPipeError:
+        # `show ... | head -1`: the reader left; say nothing more (stdout is gone)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as error:
+        print(f"error: {_os_error_line(error)}", file=sys.stderr)
+        return 2
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+_SIGNAL_NAMES = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated (SIGTERM)",
+                 signal.SIGHUP: "hung up (SIGHUP)"}
+
+
+def _in_main_thread() -> bool:
+    """Signal handlers can only be set from the main thread."""
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _os_error_line(error: OSError) -> str:
+    """One line for a file-system error: what failed, on which file, and what to do."""
+    where = f": {error.filename}" if error.filename else ""
+    if error.errno == errno.ENOSPC:
+        return (f"no space left on device{where}; finished cells are saved, free some space and run the "
+                "same command again to resume")
+    return f"{error.strerror or error}{where}"
 
 
 def _list(args) -> int:
@@ -162,14 +216,20 @@ def _run(args) -> int:
     spec = load_spec(args.protocol)
     design = spec.design(args.profile)
     out = Path(args.out) if args.out else Path("results") / f"{design.name}-{design.profile}"
+    from neuroenergy.protocols.runner import check_out_dir
+
+    check_out_dir(out)  # before anything is said or started; a dry run checks it too
     if args.dry_run:
         from neuroenergy.results.store import RunStore
 
-        done = RunStore(out).keys()
-        todo = [c for c in design.cells() if c.key not in done]
+        from neuroenergy.protocols.runner import plan
+
+        todo, retried, changed = plan(RunStore(out), design, move_aside=False)
         for cell in todo:
             print(cell)
-        print(f"{len(todo)} of {design.num_cells} cells would run into {out} (dry run: nothing ran)")
+        notes = f"; {len(retried)} of them failed before" if retried else ""
+        notes += f"; {len(changed)} of them finished with another config (run only with --force)" if changed else ""
+        print(f"{len(todo)} of {design.num_cells} cells would run into {out}{notes} (dry run: nothing ran)")
         return 0
     where = f"Dask cluster at {args.scheduler}" if args.scheduler else f"{args.executor} executor"
     print(f"running {design.name} (profile {design.profile}): {design.num_cells} cells into {out} "
@@ -191,7 +251,7 @@ def _status(args) -> int:
         raise _not_a_run(args.out)
     design = json.loads(spec_text)
     total = len(design["architectures"]) * len(design["datasets"]) * len(design["lam"]) * len(design["seeds"])
-    statuses = Counter(record["status"] for record in store.records())
+    statuses = Counter(record["status"] for record in store.records(move_aside=False))
     done = sum(statuses.values())
     running = "running now" if store.is_locked() else "not running"
     print(f"{args.out}: protocol {design['name']} (profile {design['profile']}), {running}")
@@ -223,6 +283,10 @@ def _report(args) -> int:
     sources = [Path(p) for p in args.out]
     first = sources[0]
     target = Path(args.to) if args.to else (first if first.is_dir() else first.parent)
+    if target.exists() and not target.is_dir():
+        from neuroenergy.errors import InvalidInputError
+
+        raise InvalidInputError(f"--to {target} is a file; the report needs a directory")
     path = stats.write_report([open_cube(source) for source in sources], target)
     print(f"report written: {path}")
     return 0

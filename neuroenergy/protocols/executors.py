@@ -6,8 +6,11 @@ writer of the run directory, whatever the executor. Both keep one cell in
 flight per worker process, so an interrupted run has little in flight to
 lose.
 
-* ``local``: a process pool on this machine, ``workers`` processes, torch
-  threads per process = cores // workers (no oversubscription).
+* ``local``: processes on this machine, ``min(workers, cells)`` of them,
+  torch threads per process = cores // processes (no oversubscription). A
+  worker process that dies (a signal, the OOM killer) loses only its own
+  cell, which is tried again in a fresh process, :data:`MAX_ATTEMPTS` times
+  in all.
 * ``dask``: a ``dask.distributed`` cluster. With a scheduler address (a
   cluster started elsewhere: ``dask scheduler`` + ``dask worker``, or
   dask-jobqueue on Slurm/PBS) the cells run on its workers; without one, a
@@ -26,12 +29,13 @@ from __future__ import annotations
 import ctypes
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from typing import Any
 
 from neuroenergy.errors import ConfigError, InvalidInputError
@@ -65,32 +69,159 @@ def _init_local_worker(threads: int) -> None:
         ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:
         pass
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver handles Ctrl-C and a hang-up,
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # and stops the workers itself
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # how the driver stops a busy worker (not the CLI's handler)
     _set_torch_threads(threads)
 
 
+#: Attempts a cell gets when the worker process running it dies (killed by a
+#: signal, e.g. the OOM killer): after the third death in a row it is
+#: recorded ``failed`` (and runs again on the next run). A cell that raises
+#: is not retried: it is recorded ``failed`` at once, with its error.
+MAX_ATTEMPTS = 3
+
+
 def run_local(design: Design, todo: list[Cell], workers: int, on_record: OnRecord, on_running: OnRunning) -> None:
-    """Run ``todo`` in ``workers`` local processes (in this process when 1)."""
-    if workers == 1:
+    """Run ``todo`` in ``min(workers, len(todo))`` local processes (in this process when 1).
+
+    Each worker process runs one cell at a time and is told which; a worker
+    that dies loses only its own cell, which goes back to the queue (up to
+    :data:`MAX_ATTEMPTS` attempts) while a fresh process takes its place.
+    """
+    workers = min(workers, len(todo))
+    if workers <= 1:
         for cell in todo:
             on_running([cell])
             on_record(run_cell(design.cell_config(cell)))
         return
     # fork: workers start at once with the driver's imports (torch, data caches);
-    # the driver has run no parallel torch work before the pool starts.
+    # the driver has run no parallel torch work before the workers start.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
-                               initializer=_init_local_worker, initargs=(max(1, default_workers() // workers),))
+    pool = _WorkerPool(multiprocessing.get_context(method), workers, max(1, default_workers() // workers))
     try:
-        _drain(pool, run_cell, design, todo, lambda: workers, on_record, on_running)
-    except BaseException:
-        # Ctrl-C or a driver error: don't wait for cells in flight (they die with the driver);
-        # every finished cell is already on disk.
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.terminate()  # otherwise interpreter exit waits for the cells in flight
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+        pool.drain(design, todo, on_record, on_running)
+    finally:
+        pool.close()
+
+
+class _Worker:
+    """One worker process and the driver's end of its pipe."""
+
+    def __init__(self, context, threads: int, number: int) -> None:
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(child, threads), daemon=True,
+                                       name=f"neuroenergy-worker-{number}")
+        try:
+            self.process.start()
+        except OSError as error:  # e.g. EAGAIN under a process limit (ulimit -u)
+            self.connection.close()
+            raise ConfigError(f"cannot start worker process {number}: {error}; "
+                              f"run with fewer --workers") from None
+        finally:
+            child.close()  # the driver's copy: the pipe reads EOF when the worker dies
+        self.cell: Cell | None = None
+
+
+def _worker_main(connection, threads: int) -> None:
+    """A worker process: run each config the driver sends, send back its record."""
+    _init_local_worker(threads)
+    while True:
+        try:
+            config = connection.recv()
+        except (EOFError, OSError):  # the driver is gone
+            return
+        if config is None:
+            return
+        connection.send(run_cell(config))
+
+
+class _WorkerPool:
+    """Local worker processes, one cell in flight each; never more processes than cells."""
+
+    def __init__(self, context, workers: int, threads: int) -> None:
+        self.context, self.threads, self.size, self.started = context, threads, workers, 0
+        self.workers: list[_Worker] = []
+        for _ in range(workers):
+            self._start()
+
+    def _start(self) -> _Worker:
+        self.started += 1
+        worker = _Worker(self.context, self.threads, self.started)
+        self.workers.append(worker)
+        return worker
+
+    def drain(self, design: Design, todo: list[Cell], on_record: OnRecord, on_running: OnRunning) -> None:
+        queue = list(todo)
+        attempts: dict[str, int] = {}
+        while queue or any(w.cell is not None for w in self.workers):
+            for worker in self.workers:
+                if worker.cell is None and queue:
+                    worker.cell = queue.pop(0)
+                    attempts[worker.cell.key] = attempts.get(worker.cell.key, 0) + 1
+                    try:
+                        worker.connection.send(design.cell_config(worker.cell))
+                    except OSError:  # it died while idle: its sentinel says so below, and the cell goes back
+                        pass
+            busy = [w for w in self.workers if w.cell is not None]
+            on_running([w.cell for w in busy])
+            ready = set(multiprocessing.connection.wait(
+                [w.connection for w in busy] + [w.process.sentinel for w in busy]))
+            for worker in busy:
+                if worker.connection not in ready and worker.process.sentinel not in ready:
+                    continue
+                cell, record = worker.cell, self._receive(worker)
+                worker.cell = None
+                if record is not None:
+                    on_record(record)
+                    continue
+                # the worker died with the cell: replace it, retry the cell
+                worker.process.join()
+                code = worker.process.exitcode
+                how = f"signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+                self.workers.remove(worker)
+                worker.connection.close()
+                if attempts[cell.key] < MAX_ATTEMPTS:
+                    print(f"{cell.key}: its worker process died ({how}); trying again "
+                          f"(attempt {attempts[cell.key] + 1} of {MAX_ATTEMPTS})", file=sys.stderr)
+                    queue.insert(0, cell)
+                else:
+                    on_record(_failed_record(cell, f"its worker process died ({how}, e.g. the OOM killer) "
+                                                   f"on each of {MAX_ATTEMPTS} attempts"))
+                if queue and len(self.workers) < self.size:
+                    self._start()
+
+    @staticmethod
+    def _receive(worker: _Worker) -> dict[str, Any] | None:
+        """The worker's record, or None when it died before sending one."""
+        try:
+            return worker.connection.recv() if worker.connection.poll() else None
+        except (EOFError, OSError):
+            return None
+
+    def close(self) -> None:
+        """Stop every worker: idle ones are told to leave, busy ones (after Ctrl-C or a
+        driver error; their cells are not finished) are terminated."""
+        for worker in self.workers:
+            try:
+                if worker.cell is None:
+                    worker.connection.send(None)
+                else:
+                    worker.process.terminate()
+            except OSError:
+                worker.process.terminate()
+        for worker in self.workers:
+            worker.process.join(timeout=10)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+            worker.connection.close()
+        self.workers.clear()
+
+
+def _failed_record(cell: Cell, error: str) -> dict[str, Any]:
+    return {"key": cell.key, "architecture": cell.architecture, "dataset": cell.dataset, "lam": cell.lam,
+            "seed": cell.seed, "status": "failed", "error": error, "metrics": {}, "curve": {}}
 
 
 def run_dask(design: Design, todo: list[Cell], workers: int, on_record: OnRecord, on_running: OnRunning,
@@ -116,7 +247,7 @@ def run_dask(design: Design, todo: list[Cell], workers: int, on_record: OnRecord
     cluster = None
     try:
         if scheduler is None:
-            cluster = local_dask_cluster(workers)
+            cluster = local_dask_cluster(max(1, min(workers, len(todo))))  # never more processes than cells
             client = Client(cluster)
         else:
             client = Client(scheduler, timeout=connect_timeout_s)
@@ -221,8 +352,8 @@ def _drain(pool: Executor, fn: Callable[[dict[str, Any]], dict[str, Any]], desig
             try:
                 record = future.result()
             except Exception as error:  # the worker process itself died
-                record = {"key": cell.key, "architecture": cell.architecture, "dataset": cell.dataset,
-                          "lam": cell.lam, "seed": cell.seed, "status": "failed",
-                          "error": f"the executor could not run the cell (worker died or failed): "
-                                   f"{type(error).__name__}: {error}", "metrics": {}, "curve": {}}
+                # (Dask itself retries a cell whose worker died, up to its
+                # distributed.scheduler.allowed-failures; the next run retries it again)
+                record = _failed_record(cell, f"the executor could not run the cell (worker died or failed): "
+                                              f"{type(error).__name__}: {error}")
             on_record(record)

@@ -3,7 +3,12 @@ cluster, see :mod:`neuroenergy.protocols.executors`), each record persisted
 the moment it finishes, the cube assembled at the end (and on interruption).
 
 The driver is the only writer of the output directory. Re-running on the
-same directory resumes: finished cells are skipped, never recomputed.
+same directory resumes: finished cells (``ok`` or ``diverged``) are skipped,
+never recomputed; ``failed`` cells and cells whose record was corrupt run
+again (the summary line says how many were retried). A cell's identity is
+its factors plus the hash of its resolved config (``cell.config_hash``): a
+finished cell whose config changed (the spec, or the package version) is
+refused, or re-run with ``--force`` — never kept under the new label.
 """
 
 from __future__ import annotations
@@ -20,13 +25,14 @@ from typing import Any
 
 import xarray as xr
 
-from neuroenergy.errors import InvalidInputError
+from neuroenergy.errors import ConfigError, InvalidInputError
 from neuroenergy.protocols.executors import EXECUTORS, default_workers, run_dask, run_local
-from neuroenergy.protocols.spec import Design, ProtocolSpec
+from neuroenergy.protocols.cell import record_matches_config
+from neuroenergy.protocols.spec import Cell, Design, ProtocolSpec
 from neuroenergy.results.cube import build_cube, write_cube
-from neuroenergy.results.store import RunStore
+from neuroenergy.results.store import FINISHED_STATUSES, RunStore
 
-__all__ = ["run_design", "RunSummary", "assemble_cube", "default_workers"]
+__all__ = ["run_design", "RunSummary", "assemble_cube", "default_workers", "check_out_dir", "plan"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,8 @@ class RunSummary:
     statuses: dict[str, int]
     cube_path: Path
     wall_time_s: float
+    retried: int = 0  #: of ``ran``: cells that had failed in an earlier run
+    changed: int = 0  #: of ``ran``: finished cells re-run because their config changed (``--force``)
 
     @property
     def exit_code(self) -> int:
@@ -47,7 +55,10 @@ class RunSummary:
 
     def __str__(self) -> str:
         parts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items()))
-        return (f"{self.total} cells: {parts}; {self.ran} run now, {self.skipped} already finished; "
+        notes = [f"{self.retried} of them failed before and were retried"] if self.retried else []
+        notes += [f"{self.changed} re-run for a changed config"] if self.changed else []
+        retried = f" ({'; '.join(notes)})" if notes else ""
+        return (f"{self.total} cells: {parts}; {self.ran} run now{retried}, {self.skipped} already finished; "
                 f"{self.wall_time_s:.1f} s; cube: {self.cube_path}")
 
 
@@ -130,13 +141,20 @@ def run_design(
     if scheduler is not None and executor != "dask":
         raise InvalidInputError("a scheduler address applies to --executor dask only")
     started = time.perf_counter()
+    check_out_dir(out)
     store = RunStore(out)
     store.lock()
     try:
         store.bind_spec(design.to_json(), force=force)
+        store.remove_stale_temporaries()
         cells = list(design.cells())
-        finished = store.keys()
-        todo = [c for c in cells if c.key not in finished]
+        todo, retried, changed = plan(store, design)
+        if changed and not force:
+            raise ConfigError(
+                f"{len(changed)} finished cells in {store.directory} were trained with another config than "
+                f"this spec and package version give them (e.g. {changed[0]}); --force re-runs them with "
+                "this one, or choose another --out")
+        retried = len(retried)
         bar = _progress_bar(len(cells), len(cells) - len(todo), enabled=progress)
         try:
             if todo:
@@ -150,16 +168,64 @@ def run_design(
                     run_dask(design, todo, workers, on_record, on_running, scheduler=scheduler)
                 else:
                     run_local(design, todo, workers, on_record, on_running)
-        finally:
+        except BaseException:
+            # Ctrl-C, a signal, a full disk: write the cube of what finished (the rest
+            # `missing`) if that still works, and report the first error, not this one
             bar.close()
-            cube = _build_cube(spec, design, store)
-            cube_path = write_cube(cube, store.directory / "cube.h5")
+            try:
+                write_cube(_build_cube(spec, design, store), store.directory / "cube.h5")
+            except (OSError, KeyboardInterrupt):  # e.g. the same full disk: the previous cube stays
+                pass
+            raise
+        bar.close()
+        cube = _build_cube(spec, design, store)
+        cube_path = write_cube(cube, store.directory / "cube.h5")
         # The cube spans the whole design, missing cells included: count statuses there.
         statuses = Counter(str(s) for s in cube["status"].values.ravel())
         return RunSummary(len(cells), len(cells) - len(todo), len(todo), dict(statuses), cube_path,
-                          time.perf_counter() - started)
+                          time.perf_counter() - started, retried, len(changed))
     finally:
         store.unlock()
+
+
+def plan(store: RunStore, design: Design, move_aside: bool = True) -> tuple[list[Cell], list[Cell], list[Cell]]:
+    """What a run of ``design`` into ``store`` does: ``(todo, retried, changed)``.
+
+    ``todo``: every cell without a final (ok / diverged) record trained with the
+    cell's current config; ``retried``: those of them with a ``failed`` record;
+    ``changed``: those with a final record of another config (run only with --force).
+    Corrupt records are moved aside (unless not ``move_aside``) and their cells run.
+    """
+    records = {r["key"]: r for r in store.records(move_aside)}
+    todo, retried, changed = [], [], []
+    for cell in design.cells():
+        record = records.get(cell.key)
+        if record is not None and record["status"] in FINISHED_STATUSES:
+            if record_matches_config(record, design.cell_config(cell)):
+                continue
+            changed.append(cell)
+        elif record is not None:
+            retried.append(cell)
+        todo.append(cell)
+    return todo, retried, changed
+
+
+def check_out_dir(out: str | os.PathLike) -> None:
+    """Raise InvalidInputError (one line) unless ``out`` is, or can become, a run directory
+    this process can write: not a file, not under a file, writable."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise InvalidInputError(f"--out {path} is a file, not a directory; choose a directory")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InvalidInputError(f"--out {path}: {existing} is a file, so no directory can be made under it")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise InvalidInputError(f"--out {path}: {existing} is not writable by this user; choose another --out")
+    if existing == path and (path / "cells").is_dir() and not os.access(path / "cells", os.W_OK | os.X_OK):
+        raise InvalidInputError(f"--out {path}: its cells/ directory is not writable by this user "
+                                "(another user's run?); choose another --out")
 
 
 def _progress_bar(total: int, initial: int, enabled: bool):

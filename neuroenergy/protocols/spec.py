@@ -211,14 +211,15 @@ class ProtocolSpec:
             raise ConfigError(f"{where}: design.energy_term {energy_term!r} is unknown; "
                               f"known: {', '.join(list_terms())}")
         training = TrainingConfig.from_values(training, where=where, prefix="training.").to_dict()
-        per_dataset = {d: table for d, table in per_dataset.items() if d in datasets and table}
-        for dataset, table in per_dataset.items():
-            for arch, arch_table in table.items():
-                if isinstance(arch_table, dict) and arch not in architectures:
-                    per_dataset[dataset] = {k: v for k, v in table.items() if k != arch}
+        _check_device(training, where)
+        # Only the design's datasets and architectures: the bound directory names what it trains.
+        per_dataset = {d: {k: v for k, v in table.items() if not isinstance(v, dict) or k in architectures}
+                       for d, table in per_dataset.items() if d in datasets}
+        per_dataset = {d: table for d, table in per_dataset.items() if table}
         for arch in self.model_overrides:
             if arch not in architectures and arch not in _known("architectures"):
                 raise ConfigError(f"{where}: [models.{arch}] names an unknown architecture")
+        _check_model_overrides(self.model_overrides, where)
         return Design(self.name, profile, architectures, datasets, lams, seeds, energy_term,
                       training, dict(self.targets), dict(self.model_overrides), per_dataset, energy_norm)
 
@@ -232,6 +233,8 @@ def load_spec(name_or_path: str | Path) -> ProtocolSpec:
             raise UnknownNameError(
                 f"unknown protocol {str(name_or_path)!r}; built-in protocols: {', '.join(list_protocols())} "
                 "(or pass the path of a .toml spec)")
+    if path.is_dir():
+        raise ConfigError(f"protocol spec {path} is a directory; pass a .toml file")
     if not path.is_file():
         raise ConfigError(f"protocol spec {path} does not exist")
     text = path.read_text(encoding="utf-8")
@@ -420,3 +423,28 @@ def _merge_per_dataset(base: dict[str, dict[str, Any]], profile: dict[str, dict[
                     arch_table.pop(key, None)
         merged[dataset] = {k: v for k, v in table.items() if v != {}}
     return merged
+
+
+def _check_device(training: dict[str, Any], where: str) -> None:
+    if training["device"] == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(f"{where}: training.device is 'cuda' but this machine has no CUDA GPU; "
+                              "use 'auto' (CUDA when present) or 'cpu'")
+
+
+def _check_model_overrides(model_overrides: dict[str, dict[str, Any]], where: str) -> None:
+    """Each ``[models.<arch>]`` table through the architecture's own config checks (ranges,
+    types, unknown keys), so a typo fails at load, not in every cell of that architecture."""
+    from neuroenergy.errors import NeuroEnergyError
+    from neuroenergy.models import get_architecture, resolve_config
+    from neuroenergy.models.catalog import Architecture
+
+    for arch, overrides in model_overrides.items():
+        if not isinstance(get_architecture(arch), Architecture):
+            continue  # a user's plain builder: its keyword arguments are its own
+        try:
+            resolve_config(arch, **overrides)
+        except NeuroEnergyError as error:
+            raise ConfigError(f"{where}: [models.{arch}] {error}") from None

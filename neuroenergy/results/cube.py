@@ -62,6 +62,8 @@ def build_cube(
     majority = {d: np.nan for d in datasets}
     status = np.full(shape, "missing", dtype=object)
     errors = np.full(shape, "", dtype=object)
+    hashes = np.full(shape, "", dtype=object)
+    configs = np.full(shape, "", dtype=object)
     for record in records:
         try:
             index = (position["architecture"][record["architecture"]], position["dataset"][record["dataset"]],
@@ -73,6 +75,8 @@ def build_cube(
         if sum(counts) > 0:
             majority[record["dataset"]] = max(counts) / sum(counts)
         errors[index] = record.get("error") or ""
+        hashes[index] = record.get("config_hash") or ""
+        configs[index] = json.dumps(record.get("config") or {}, sort_keys=True)
         for name, value in (record.get("metrics") or {}).items():
             if name in cells and value is not None:
                 cells[name][index] = float(value)
@@ -112,6 +116,10 @@ def build_cube(
                          "classes)"})
     ds["status"] = (DIMS, status.astype(str), {"long_name": "ok / failed / diverged / missing"})
     ds["error"] = (DIMS, errors.astype(str), {"long_name": "error message of failed or diverged cells"})
+    ds["config_hash"] = (DIMS, hashes.astype(str), {
+        "long_name": "hash of the cell's resolved config and package version "
+                     "(neuroenergy.protocols.cell.config_hash); empty for missing cells"})
+    ds["config"] = (DIMS, configs.astype(str), {"long_name": "the cell's resolved config (JSON) it was trained with"})
     ds["target_accuracy"] = ("dataset", np.asarray([targets.get(d, np.nan) for d in datasets], dtype=float),
                              {"units": "1", "long_name": "held-out accuracy target (fraction) for *_to_target"})
     ds["majority_rate"] = ("dataset", np.asarray([majority[d] for d in datasets], dtype=float), {
@@ -147,6 +155,9 @@ def write_cube(cube: xr.Dataset, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    mask = os.umask(0o022)  # read by setting it; the cube gets the mode a plain open would give
+    os.umask(mask)
+    os.fchmod(fd, 0o666 & ~mask)
     os.close(fd)
     try:
         cube.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=False)
@@ -164,5 +175,9 @@ def open_cube(path: str | os.PathLike) -> xr.Dataset:
         path = path / "cube.h5"
     if not path.exists():
         raise InvalidInputError(f"no result cube at {path}; run a protocol first (python -m neuroenergy.protocols run ...)")
-    with xr.open_dataset(path, engine="h5netcdf") as ds:
-        return ds.load()
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            return ds.load()
+    except (OSError, ValueError, KeyError) as error:  # truncated, zero bytes, flipped bytes, not HDF5
+        raise InvalidInputError(f"{path} is not a readable result cube ({type(error).__name__}: {error}); "
+                                "re-run the protocol to write it again") from None

@@ -8,7 +8,14 @@ Layout of an output directory::
     <out>/.lock            held by the running driver (one writer at a time)
 
 A record is written with write-to-temporary + ``os.replace``, so a crash or
-``kill -9`` at any moment leaves either the whole record or none of it.
+``kill -9`` at any moment leaves either the whole record or none of it; the
+temporaries such a kill leaves behind (``.*.tmp``) are removed by the next
+run (:meth:`RunStore.remove_stale_temporaries`). Files get the permissions
+the umask allows (a colleague can read a shared run directory).
+
+A record that cannot be read (truncated, not a JSON object, no ``key`` or
+``status``) is moved aside to ``cells/corrupt/`` (kept, never deleted) and
+its cell counts as missing, so the next run computes it again.
 """
 
 from __future__ import annotations
@@ -25,7 +32,14 @@ from typing import Any
 
 from neuroenergy.errors import ConfigError, NeuroEnergyError
 
-__all__ = ["RunStore", "atomic_write_text", "cell_key", "StoreLockedError"]
+__all__ = ["RunStore", "atomic_write_text", "cell_key", "StoreLockedError", "FINISHED_STATUSES"]
+
+#: Record statuses that are final: a resumed run keeps them. A ``failed``
+#: record is not final: its cell runs again on the next run.
+FINISHED_STATUSES = ("ok", "diverged")
+
+#: Suffix of the temporary files of :func:`atomic_write_text`.
+TEMPORARY_SUFFIX = ".tmp"
 
 
 class StoreLockedError(NeuroEnergyError, RuntimeError):
@@ -37,11 +51,23 @@ def cell_key(architecture: str, dataset: str, lam: float, seed: int) -> str:
     return f"{architecture}__{dataset}__lam{float(lam)!r}__seed{int(seed)}"
 
 
+def _umask() -> int:
+    """The process's umask (``os.umask`` can only be read by setting it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new file, never a part."""
+    """Write ``text`` to ``path`` so that readers see the old or the new file, never a part.
+
+    The file gets mode ``0o666 & ~umask``, as a plain ``open`` would give it
+    (``mkstemp`` alone makes it private to the owner).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -80,17 +106,34 @@ class RunStore:
         return self.directory / "spec.json"
 
     def read_spec(self) -> str | None:
-        """The spec text this directory was started with, or None for a new directory."""
-        return self.spec_path.read_text(encoding="utf-8") if self.spec_path.exists() else None
+        """The spec text this directory was started with, or None for a new directory.
+
+        Raises ConfigError naming the file when it is unreadable or not a JSON object.
+        """
+        if not self.spec_path.exists():
+            return None
+        try:
+            text = self.spec_path.read_text(encoding="utf-8")
+            if not isinstance(json.loads(text), dict):
+                raise ValueError("not a JSON object")
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            raise ConfigError(f"{self.spec_path} is unreadable or corrupt ({type(error).__name__}: {error}); "
+                              "run with --force to replace it with the spec being run") from None
+        return text
 
     def bind_spec(self, spec_text: str, *, force: bool = False) -> None:
         """Tie the directory to a spec; a different spec is refused unless ``force``."""
-        existing = self.read_spec()
+        try:
+            existing = self.read_spec()
+        except ConfigError:
+            if not force:
+                raise
+            existing = ""  # corrupt: replaced by this spec
         if existing is not None and existing != spec_text and not force:
             raise ConfigError(
                 f"{self.directory} holds runs of a different spec; use another --out, "
-                "or --force to continue with the new spec (finished cells that are still in the "
-                "design are kept)"
+                "or --force to continue with the new spec (finished cells whose config it leaves "
+                "unchanged are kept, the others run again)"
             )
         if existing != spec_text:
             atomic_write_text(self.spec_path, spec_text)
@@ -146,7 +189,7 @@ class RunStore:
         return path
 
     def keys(self) -> set[str]:
-        """Keys of the finished cells."""
+        """Keys of the cells with a record on disk (any status)."""
         if not self.cells_dir.exists():
             return set()
         return {p.stem for p in self.cells_dir.glob("*.json")}
@@ -154,6 +197,50 @@ class RunStore:
     def read(self, key: str) -> dict[str, Any]:
         return json.loads(self.path_of(key).read_text(encoding="utf-8"))
 
-    def records(self) -> Iterator[dict[str, Any]]:
+    def read_checked(self, key: str, move_aside: bool = True) -> dict[str, Any] | None:
+        """The record of ``key``, or None for an unreadable one (moved to ``cells/corrupt/``
+        when ``move_aside``)."""
+        path = self.path_of(key)
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(record, dict) or record.get("key") != key or "status" not in record:
+                raise ValueError("not a cell record (a JSON object with this key and a status)")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            if move_aside:
+                self._move_aside(path, error)
+            return None
+        return record
+
+    def _move_aside(self, path: Path, error: Exception) -> None:
+        import sys
+        import time
+
+        corrupt = self.cells_dir / "corrupt"
+        target = corrupt / f"{path.stem}.{time.strftime('%Y%m%dT%H%M%S')}.json"
+        reason = f"{type(error).__name__}: {error}"
+        try:
+            corrupt.mkdir(exist_ok=True)
+            os.replace(path, target)
+            print(f"warning: {path} is corrupt ({reason}); moved to {target}, its cell runs again",
+                  file=sys.stderr)
+        except OSError:  # a read-only directory (a colleague's status): leave it, count it missing
+            print(f"warning: {path} is corrupt ({reason}); its cell counts as missing", file=sys.stderr)
+
+    def records(self, move_aside: bool = True) -> Iterator[dict[str, Any]]:
+        """Every readable record (corrupt ones are moved aside, see :meth:`read_checked`)."""
         for key in sorted(self.keys()):
-            yield self.read(key)
+            record = self.read_checked(key, move_aside)
+            if record is not None:
+                yield record
+
+    def remove_stale_temporaries(self) -> int:
+        """Remove the temporaries an interrupted write left behind (call while holding the lock);
+        returns how many."""
+        removed = 0
+        for folder in (self.directory, self.cells_dir):
+            for path in folder.glob(f".*{TEMPORARY_SUFFIX}") if folder.exists() else ():
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed

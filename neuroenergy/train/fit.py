@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -50,6 +50,32 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise InvalidInputError("device 'cuda' was asked for but no CUDA GPU is available; use 'auto' or 'cpu'")
     return resolved
+
+
+#: Training stops as ``diverged`` when its loss exceeds this many times the
+#: larger of its first step's loss and ln(K) (a uniform guess's cross-entropy
+#: over K classes; a floor for a first loss that happens to be tiny), or is
+#: not finite. A run that healthy training would never produce: Adam at
+#: lr = 1e6 reaches 1e8.
+DIVERGENCE_FACTOR = 100.0
+
+#: Added to the cell seed for the random draws of evaluations (the rate
+#: encoder's), so they do not follow the training stream.
+_EVAL_SEED_OFFSET = 1_000_003
+
+
+@contextmanager
+def _evaluation_rng(seed: int, device: torch.device) -> Iterator[None]:
+    """Random draws inside (a rate encoder's spikes) come from a stream of their own,
+    seeded from ``seed`` afresh at every evaluation; training's stream is restored
+    on leaving, so how often and on how much is evaluated changes no trained weight."""
+    cuda = [device.index if device.index is not None else torch.cuda.current_device()] \
+        if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.random.default_generator.manual_seed(seed + _EVAL_SEED_OFFSET)
+        for index in cuda:
+            torch.cuda.default_generators[index].manual_seed(seed + _EVAL_SEED_OFFSET)
+        yield
 
 
 def readout_logits(output: torch.Tensor) -> torch.Tensor:
@@ -190,8 +216,12 @@ def fit(
             :class:`CurvePoint`.
 
     Returns:
-        :class:`TrainResult`; a NaN or infinite loss stops the run with
-        status ``diverged`` (no exception).
+        :class:`TrainResult`; a NaN or infinite loss, or one above
+        :data:`DIVERGENCE_FACTOR` times the first step's, stops the run with
+        status ``diverged`` and the step and reason in ``message`` (no
+        exception). Evaluations draw their random numbers (rate coding) from
+        a stream of their own seeded from ``seed``: ``num_evals`` and
+        ``eval_size`` change no trained weight.
     """
     _check_args(lam, energy_term, epochs, batch_size, lr, optimizer, num_evals, eval_size, num_steps)
     if energy_norm not in ENERGY_NORMS:
@@ -222,8 +252,9 @@ def fit(
                if count_training_ops else None)
 
     def evaluate_point(step: int, samples: int) -> None:
-        stats = evaluate(model, test_split, batch_size=max(batch_size, 256), energy_term=energy_term,
-                         device=device, index=heldout)
+        with _evaluation_rng(seed, device):
+            stats = evaluate(model, test_split, batch_size=max(batch_size, 256), energy_term=energy_term,
+                             device=device, index=heldout)
         macs, acs = counter.synops_total if counter else (math.nan, math.nan)
         point = CurvePoint(step=step, samples=samples, epoch=step / steps_per_epoch, ce=stats["ce"],
                            energy=stats["energy"], accuracy=stats["accuracy"], train_synops=macs + acs,
@@ -247,6 +278,7 @@ def fit(
     evaluate_point(0, 0)
     step, samples, status, diverged_at, message = 0, 0, "ok", None, ""
     energy_scale: float | None = None
+    bound: float | None = None  # the divergence bound, set at the first step
     order = torch.randperm(len(train_split), generator=generator)
     position = 0
     model.train()
@@ -267,6 +299,14 @@ def fit(
             status, diverged_at = "diverged", step + 1
             message = (f"loss became {loss.item()} at step {step + 1} "
                        f"(CE {ce.item()}, E {energy.value.item()})")
+            break
+        value = float(loss.detach())
+        if bound is None:
+            bound = DIVERGENCE_FACTOR * max(value, math.log(max(2, logits.shape[-1])))
+        elif value > bound:
+            status, diverged_at = "diverged", step + 1
+            message = (f"loss {value:.4g} at step {step + 1} exceeds {DIVERGENCE_FACTOR:g}x the first "
+                       f"step's ({bound / DIVERGENCE_FACTOR:.4g}; CE {ce.item():.4g}, E {energy.value.item():.4g})")
             break
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -289,8 +329,9 @@ def fit(
         bar.close()
     model.eval()
     if status == "ok":
-        final = evaluate(model, test_split, batch_size=max(batch_size, 256), energy_term=energy_term,
-                         device=device, costs=table, compare_ann=True)
+        with _evaluation_rng(seed, device):
+            final = evaluate(model, test_split, batch_size=max(batch_size, 256), energy_term=energy_term,
+                             device=device, costs=table, compare_ann=True)
         test_accuracy, test_ce, test_energy, report = final["accuracy"], final["ce"], final["energy"], final["report"]
         confusion = final["confusion"]
     else:
