@@ -183,7 +183,9 @@ def main() -> None:
         ratios[("mlp", encoding)] = compare("mlp", mlp, ref, x, inp, encoding, args.repeats,
                                             lambda s: s.flatten(2), device)
 
-        cnn = build("cnn", MNIST, 10, channels=[12, 64], kernel_size=5, padding="valid", beta=0.5,
+        cnn = build("cnn", MNIST, 10, channels=[12, 64], kernel_size=5, padding="valid",
+                 stride={"image": 1}, pool={"image": 2},  # the tutorial's stride-1 + pool-2 blocks
+                 beta=0.5,
                     num_steps=t, encoder=encoding, surrogate="fast_sigmoid", slope=25.0)
         ref = TutorialCNN(10, beta=0.5)
         copy_cnn_weights(cnn, ref)

@@ -54,7 +54,9 @@ def test_mlp_equals_tutorial_network(encoding):
 @pytest.mark.parametrize("encoding", ["direct", "rate"])
 def test_cnn_equals_tutorial_network(encoding):
     torch.manual_seed(2)
-    ours = build("cnn", MNIST, 10, channels=[12, 64], kernel_size=5, padding="valid", beta=0.5,
+    ours = build("cnn", MNIST, 10, channels=[12, 64], kernel_size=5, padding="valid",
+                 stride={"image": 1}, pool={"image": 2},  # the tutorial's stride-1 + pool-2 blocks
+                 beta=0.5,
                  num_steps=T, encoder=encoding, **TUTORIAL_SURROGATE)
     ref = TutorialCNN(10, beta=0.5)
     copy_cnn_weights(ours, ref)
@@ -89,7 +91,9 @@ def test_measure_counts_equal_the_per_step_tutorial_network(arch):
         ref = TutorialMLP(784, 100, 10, beta=0.95)
         copy_mlp_weights(ours, ref)
     else:
-        ours = build("cnn", MNIST, 10, channels=[12, 64], kernel_size=5, padding="valid", beta=0.5,
+        ours = build("cnn", MNIST, 10, channels=[12, 64], kernel_size=5, padding="valid",
+                 stride={"image": 1}, pool={"image": 2},  # the tutorial's stride-1 + pool-2 blocks
+                 beta=0.5,
                      num_steps=T, encoder="rate", **TUTORIAL_SURROGATE)
         ref = TutorialCNN(10, beta=0.5)
         copy_cnn_weights(ours, ref)

@@ -1,20 +1,28 @@
 """``cnn``: convolutional SNN (the snnTorch tutorial 6 network, generalised).
 
-Blocks of ``Conv -> MaxPool(2) -> LIF`` — Conv2d over ``[C, H, W]`` for images
-and event frames, Conv1d over ``[C, L]`` for signals, audio features and token
-embeddings — then an adaptive max-pool of the last spikes to a fixed size
-(max of spikes is still a spike, so the readout keeps binary input), flatten,
-and the shared readout::
+Blocks of ``Conv(stride s) -> MaxPool(p) -> LIF`` — Conv2d over ``[C, H, W]``
+for images and event frames, Conv1d over ``[C, L]`` for signals, audio
+features and token embeddings — then an adaptive max-pool of the last spikes
+to a fixed size (max of spikes is still a spike, so the readout keeps binary
+input), flatten, and the shared readout::
 
-    I^k = MaxPool(Conv_k(S^{k-1}))      (TimeConv: all T steps batched)
+    I^k = MaxPool_p(Conv_k,s(S^{k-1}))  (TimeConv: all T steps batched)
     S^k_t, U^k_t = LIF(I^k_t, U^k_{t-1})
     out_t = U^out_t = LIF_out(W_o flatten(AdaptiveMaxPool(S^n_t)) + b_o)
 
-On CPU the conv+pool work runs in blocks of whole time steps (see
-:func:`~neuroenergy.models.layers.blockwise`): same values, faster than one
-huge tensor. With ``channels=[12, 64]`` and ``encoder="direct"`` (kernel 5
-and valid padding are the defaults) it is exactly the tutorial's network
-(tested).
+Cost (why the defaults stride instead of pooling): a conv's work is its
+parameters times its output positions, so at a fixed parameter budget the
+tutorial's stride-1 conv + pool-2 blocks cost 20-140x an mlp's training time
+per sample (``benchmarks/bench_roofline.py``). The defaults stride the convs
+(``stride`` per input kind, 4-5: a kernel-5 conv on a 4-5 step grid, so
+every input position is read; ``pool`` 1, except signals of 256 samples,
+pool 2) so that the second block, which holds most parameters, sees a few
+positions: the same receptive field over the whole input at a few times the
+mlp's cost. On CPU the conv+pool work runs in blocks of whole time steps
+(see :func:`~neuroenergy.models.layers.blockwise`): same values, faster than
+one huge tensor. With ``channels=[12, 64]``, ``stride=1``, ``pool=2`` for the
+kind and ``encoder="direct"`` (kernel 5 and valid padding are the defaults)
+it is exactly the tutorial's network (tested).
 "auto": ``channels = [w, 2w]`` with w meeting ``target_params``.
 """
 
@@ -28,10 +36,18 @@ from torch import Tensor, nn
 from neuroenergy.errors import ConfigError, InvalidInputError
 
 from .base import SpikingModel
-from .config import ModelConfig, choice, config_field, positive_int, sizes_or_auto
+from .config import ModelConfig, choice, config_field, per_kind_int, positive_int, sizes_or_auto
 from .layers import TimeConv1d, TimeConv2d, blockwise, flat_features, run_leaky, time_apply
 
 __all__ = ["CNNConfig", "CNN"]
+
+
+def _default_stride() -> dict[str, int]:
+    return {"image": 4, "events": 5, "signal": 5, "audio": 5, "tokens": 4}
+
+
+def _default_pool() -> dict[str, int]:
+    return {"image": 1, "events": 1, "signal": 2, "audio": 1, "tokens": 1}
 
 
 @dataclass
@@ -44,6 +60,14 @@ class CNNConfig(ModelConfig):
     padding: str = config_field(
         "valid", section="sizes", check=choice("same", "valid"),
         doc="conv padding: valid (none, as in the snnTorch tutorial: fewer positions, less work) or same",
+    )
+    stride: dict[str, int] = config_field(
+        section="@table", check=per_kind_int, factory=_default_stride,
+        doc="conv stride per input kind (1 with pool 2: the snnTorch tutorial's blocks)",
+    )
+    pool: dict[str, int] = config_field(
+        section="@table", check=per_kind_int, factory=_default_pool,
+        doc="max-pool size after each conv per input kind (1: no pooling)",
     )
     pooled_2d: int = config_field(
         4, section="sizes", check=positive_int(), doc="side of the final adaptive max-pool for 2-D inputs"
@@ -75,28 +99,31 @@ class CNN(SpikingModel):
         conv = TimeConv2d if dims == 2 else TimeConv1d
         pool = nn.MaxPool2d if dims == 2 else nn.MaxPool1d
         k = config.kernel_size
+        stride = config.stride[input_spec.kind]
+        pool_size = config.pool[input_spec.kind]
         pad = k // 2 if config.padding == "same" else 0
         in_ch, *spatial = self.encoder.out_shape
         size = list(spatial)
         for i, _ in enumerate(config.channels):
-            size = [((s + 2 * pad - k + 1) // 2) for s in size]
+            size = [((s + 2 * pad - k) // stride + 1) // pool_size for s in size]
             if min(size) < 1:
                 raise InvalidInputError(
                     f"cnn: a {input_spec.kind} input of per-step shape {self.encoder.out_shape} is "
-                    f"too small for {len(config.channels)} blocks of kernel {k} + pool 2 "
-                    f"(padding={config.padding!r}) — it vanishes at block {i + 1}; use fewer "
-                    f"channels entries, padding='same' or a smaller kernel_size"
+                    f"too small for {len(config.channels)} blocks of kernel {k}, stride {stride}, "
+                    f"pool {pool_size} (padding={config.padding!r}) — it vanishes at block {i + 1}; "
+                    f"use fewer channels entries, padding='same', a smaller kernel_size, stride or pool"
                 )
         chans = [in_ch, *config.channels]
-        self.convs = nn.ModuleList(conv(a, b, k, padding=pad) for a, b in zip(chans[:-1], chans[1:]))
+        self.convs = nn.ModuleList(conv(a, b, k, stride=stride, padding=pad) for a, b in zip(chans[:-1], chans[1:]))
         # per-sample size of each conv's output (before pooling), for blockwise()
         self._conv_out_numel: list[int] = []
         s = list(spatial)
         for c in config.channels:
-            s = [v + 2 * pad - k + 1 for v in s]
+            s = [(v + 2 * pad - k) // stride + 1 for v in s]
             self._conv_out_numel.append(c * flat_features(s))
-            s = [v // 2 for v in s]
-        self.pool = pool(2)
+            s = [v // pool_size for v in s]
+        # pool 1 is no pooling: skip a pass over every step
+        self.pool = pool(pool_size) if pool_size > 1 else nn.Identity()
         self.lifs = nn.ModuleList(self.make_leaky() for _ in config.channels)
         target = config.pooled_2d if dims == 2 else config.pooled_1d
         out_size = tuple(min(target, s) for s in size)

@@ -305,7 +305,7 @@ class ModelConfig:
                 f"valid keys: {', '.join(fmap)}"
             )
         merged = dict(values)
-        for key in ("encoder", "patch"):
+        for key in ("encoder", "patch", "stride", "pool"):
             if key in merged and isinstance(merged[key], Mapping) and key in fmap:
                 merged[key] = {**getattr(self, key), **merged[key]}
         new = dataclasses.replace(self, **merged)

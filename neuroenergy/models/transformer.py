@@ -3,10 +3,16 @@ Spikformer (Zhou et al., ICLR 2023) with the residual stream of the
 Spike-driven Transformer (Yao et al., NeurIPS 2023), simplified.
 
 Tokens: the per-step input is cut into patches — ``Conv2d(C, D, p, stride p)``
-for images/event frames (``H/p x W/p`` tokens; p = 7: 4 x 4 for MNIST),
+for images/event frames (``H/p x W/p`` tokens; p = 14: 2 x 2 for MNIST),
 ``Conv1d(C, D, p, stride p)`` along L for signals/audio/token embeddings
-(``L/p`` tokens; p = 1 for text, one token per word), zero-padded so no
-position is dropped — plus a learned position current. That starts the
+(``L/p`` tokens; p = 12 for 48-word text), zero-padded so no position is
+dropped — plus a learned position current. Why four tokens by default: the
+blocks' work is their parameters times the tokens, so at a fixed parameter
+budget 16-48 tokens cost 30-400x an mlp's training time per sample
+(``benchmarks/bench_roofline.py``); with 4 tokens the same budget trains at a
+few times the mlp's cost (``patch`` sets finer tokens). For the same reason
+one block by default: the cost of a block on CPU is mostly its nine LIF
+layers' element-wise passes over time, not its products (profiled). That starts the
 residual stream ``U [T, B, N, D]`` of currents; every layer *with weights*
 reads spikes of it (all TimeLinear: all T steps at once; only the LIFs
 loop over time)::
@@ -61,7 +67,7 @@ __all__ = ["TransformerConfig", "SpikingTransformer"]
 
 
 def _default_patch() -> dict[str, int]:
-    return {"image": 7, "events": 7, "signal": 8, "audio": 4, "tokens": 1}
+    return {"image": 14, "events": 17, "signal": 64, "audio": 16, "tokens": 12}
 
 
 @dataclass
@@ -71,7 +77,7 @@ class TransformerConfig(ModelConfig):
         doc="model width D (multiple of heads), or \"auto\"",
     )
     heads: int = config_field(4, section="sizes", check=positive_int(), doc="attention heads")
-    depth: int = config_field(2, section="sizes", check=positive_int(), doc="attention blocks")
+    depth: int = config_field(1, section="sizes", check=positive_int(), doc="attention blocks")
     mlp_ratio: int = config_field(
         2, section="sizes", check=positive_int(), doc="hidden width of the block MLP / D"
     )
