@@ -21,13 +21,22 @@ from neuroenergy.errors import NeuroEnergyError
 
 __all__ = ["main"]
 
-# For the rough cost estimate of `show`: CPU-core throughput of an mlp in
-# sample-time-steps per second, and each architecture's cost relative to the
-# mlp at default sizes; both calibrated on the quick factorial (8 min 34 s,
-# 1,016 s of cell time on 2 cores; per-architecture sums of cell wall time).
+# For the cost estimate of `show`: CPU-core throughput of an mlp in sample-time-steps per
+# second, and each architecture's cost per sample relative to the mlp at default sizes, per
+# input kind where it differs (cnn: stride-1 convs on images, events and signals, strided on
+# audio and tokens). Calibrated on this machine (benchmarks/bench_roofline.py and the quick
+# factorial's per-architecture cell times).
 _SAMPLE_STEPS_PER_CORE_S = 177_000.0
-_RELATIVE_COST = {"mlp": 1.0, "rnn": 1.3, "lagrangian": 1.5, "bimodal": 1.7, "lstm": 2.0,
-                  "cnn": 38.0, "transformer": 37.0}
+_RELATIVE_COST: dict[str, float | dict[str, float]] = {
+    "mlp": 1.0, "rnn": 1.3, "lagrangian": 1.5, "bimodal": 1.7, "lstm": 2.0,
+    "cnn": {"image": 36.0, "events": 36.0, "signal": 60.0, "audio": 5.0, "tokens": 8.0},
+    "transformer": 8.0,
+}
+
+
+def _relative_cost(architecture: str, kind: str) -> float:
+    cost = _RELATIVE_COST.get(architecture, 2.0)
+    return cost.get(kind, max(cost.values())) if isinstance(cost, dict) else cost
 
 
 def _parser(prog: str = "python -m neuroenergy.protocols") -> argparse.ArgumentParser:
@@ -188,7 +197,7 @@ def _show(args) -> int:
             n_test = min(sizes["test"], cfg.test_limit or sizes["test"])
             steps = cfg.num_steps or 25
             sample_steps = (n_train * cfg.epochs * 3 + n_test + cfg.eval_size * cfg.num_evals) * steps
-            core_s += (sample_steps * _RELATIVE_COST.get(arch, 2.0) / _SAMPLE_STEPS_PER_CORE_S
+            core_s += (sample_steps * _relative_cost(arch, info(dataset).input_spec.kind) / _SAMPLE_STEPS_PER_CORE_S
                        * len(design.lams) * len(design.seeds))
             budgets.setdefault(_budget_text(cfg.to_dict()), []).append(arch)
         total_core_s += core_s
