@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from neuroenergy.errors import InvalidInputError
 from neuroenergy.stats import format_tables, write_report
@@ -70,10 +71,14 @@ def test_format_tables_sections_and_numbers():
 def test_write_report_files_and_content(tmp_path):
     path = write_report(_study_cube(), tmp_path / "out")
     assert path == tmp_path / "out" / "report.md"
-    for name in FIGURES.values():
+    for key, name in FIGURES.items():
+        if key == "ann":  # this cube predates the ANN-equivalent: the section says so instead
+            assert not (tmp_path / "out" / name).exists()
+            continue
         assert (tmp_path / "out" / name).read_bytes()[:8] == PNG_SIGNATURE, name
         assert f"]({name})" in path.read_text()
     md = path.read_text()
+    assert "Not available: the cube holds no `ann_ratio`" in md
     assert "## Paper vs this study" in md and "| finding | paper | this study | holds on our runs? |" in md
     assert "| architecture=bimodal_true dataset=nmnist lam=0.01 seed=1 | failed |" in md
     assert "The cube holds no per-layer energy" in md
@@ -106,3 +111,15 @@ def test_cube_from_a_file_path(tmp_path):
     assert "ok 23, failed 1" in format_tables(file)
     with pytest.raises(InvalidInputError, match="no result cube file"):
         format_tables(tmp_path / "missing.h5")
+
+
+def test_report_shows_snn_over_ann_energy(tmp_path):
+    cube = _study_cube()
+    # SNN / ANN energy: 0.25 for the first architecture, 2 for the second, on every dataset and seed.
+    ratio = xr.ones_like(cube["accuracy"]) * xr.DataArray([0.25, 2.0], dims="architecture")
+    cube["ann_ratio"] = ratio.where(cube["status"] == "ok")
+    md = write_report(cube, tmp_path / "out").read_text()
+    assert (tmp_path / "out" / FIGURES["ann"]).read_bytes()[:8] == PNG_SIGNATURE
+    section = md.split("## 5. Is the SNN cheaper")[1].split("##")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "architecture" not in line]
+    assert [row.split(" | ")[1:] for row in rows] == [["0.25", "0.25 |"], ["2", "2 |"]]

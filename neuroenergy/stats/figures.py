@@ -69,8 +69,10 @@ def interaction_figure(best: pd.DataFrame, path: Path, subtitle: str = "") -> Pa
                     marker="s" if family == "energy_first" else "o", ms=5, label=_label(arch, family))
     ax.set_xticks(range(len(datasets)), datasets)
     ax.set_xlabel("dataset")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("Accuracy by architecture x dataset (mean over seeds, 95% t-CI)"
+    label = {"balanced_accuracy": "balanced accuracy", "macro_f1": "macro-F1"}.get(
+        best.attrs.get("response", "accuracy"), "accuracy")
+    ax.set_ylabel(f"test {label} (%)")
+    ax.set_title(f"{label[0].upper()}{label[1:]} by architecture x dataset (mean over seeds, 95% t-CI)"
                  + (f"\n{subtitle}" if subtitle else ""), fontsize=11)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(title="architecture (dashed: energy-first)", loc="center left", bbox_to_anchor=(1.01, 0.5),
@@ -250,3 +252,29 @@ def energy_figure(ds: xr.Dataset, ok_frame: pd.DataFrame, path: Path, lam: float
     ax.grid(axis="y", alpha=0.3)
     ax.legend(title=legend_title, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9, title_fontsize=9)
     return _save(fig, path), caption
+
+
+def ann_ratio_figure(table: pd.DataFrame, path: Path, costs: str) -> Path:
+    """Heat map of SNN / ANN-equivalent inference energy (median over seeds), architecture x dataset.
+
+    ``table``: index architectures, columns datasets, values the ratio (NaN: no ok run).
+    Colours on a log scale centred on 1 (blue: the SNN is cheaper, red: the ANN is).
+    """
+    from matplotlib.colors import LogNorm
+
+    values = table.to_numpy(dtype=float)
+    finite = values[np.isfinite(values) & (values > 0)]
+    span = max(float(np.max(np.abs(np.log10(finite)))) if finite.size else 1.0, 0.3)
+    fig = Figure(figsize=(1.3 * table.shape[1] + 3.2, 0.5 * table.shape[0] + 1.9))
+    fig.subplots_adjust(left=0.22, right=0.88, bottom=0.2, top=0.85)
+    ax = fig.subplots()
+    image = ax.imshow(np.where(np.isfinite(values) & (values > 0), values, np.nan), cmap="RdBu_r",
+                      norm=LogNorm(vmin=10 ** -span, vmax=10 ** span), aspect="auto")
+    for (i, j), v in np.ndenumerate(values):
+        if np.isfinite(v):
+            ax.text(j, i, f"{v:.2g}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns], rotation=30, ha="right")
+    ax.set_yticks(range(table.shape[0]), [str(i) for i in table.index])
+    ax.set_title(f"Inference energy SNN / same layers as an ANN (median over seeds; {costs})", fontsize=10)
+    fig.colorbar(image, ax=ax, fraction=0.05, pad=0.02, label="SNN / ANN (below 1: SNN cheaper)")
+    return _save(fig, path)

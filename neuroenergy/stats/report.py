@@ -41,6 +41,7 @@ FIGURES: Mapping[str, str] = MappingProxyType({
     "sweep": "lambda_sweep.png",
     "efficiency": "efficiency_gains.png",
     "energy": "energy_breakdown.png",
+    "ann": "snn_vs_ann.png",
 })
 
 
@@ -328,6 +329,20 @@ def _gain_method_line(result: EfficiencyResult) -> str:
             f"median of cost(baseline, same dataset); vs all = 1 - geometric mean of r over all pairs, vs best = "
             f"against the cheapest baseline per dataset; 95% percentile bootstrap CI ({n_boot} resamples of "
             f"seeds within each architecture x dataset)")
+
+
+def _ann_ratio_table(ds: xr.Dataset, lam: float | None) -> pd.DataFrame | None:
+    """Median over ok seeds of ``ann_ratio``, architecture x dataset; None when the cube cannot give it."""
+    if "ann_ratio" not in ds.data_vars or lam is None:
+        return None
+    ok = split_ok(cell_frame(ds, ["ann_ratio"], lam=lam), ["ann_ratio"])[0]
+    if ok.empty:
+        return None
+    table = ok.pivot_table(index="architecture", columns="dataset", values="ann_ratio", aggfunc="median",
+                           observed=True)
+    order = [str(a) for a in ds["architecture"].values]
+    return table.reindex(index=[a for a in order if a in table.index],
+                         columns=[d for d in (str(v) for v in ds["dataset"].values) if d in table.columns])
 
 
 def _pooled_line(study: _Study) -> str:
@@ -776,6 +791,24 @@ def _write_report(cube: CubeLike | Sequence[CubeLike], out: Path) -> Path:
             _, caption = figures.energy_figure(ds, ok, out / FIGURES["energy"], study.lam,
                                                layer_vars[0] if layer_vars else None)
             md += [f"![Energy breakdown]({FIGURES['energy']})", "", caption, ""]
+
+    # 5. SNN vs the same network as an ANN
+    md += ["## 5. Is the SNN cheaper than the same network run as an ANN?", ""]
+    ann = _ann_ratio_table(ds, study.lam)
+    if ann is None:
+        md += ["Not available: the cube holds no `ann_ratio` (cubes written before neuroenergy recorded the "
+               "ANN-equivalent), or no ok cell at one λ.", ""]
+    else:
+        figures.ann_ratio_figure(ann, out / FIGURES["ann"], str(ds.attrs.get("costs", "cost table not recorded")))
+        md += [f"![SNN vs ANN]({FIGURES['ann']})", "",
+               "Inference energy per sample of each network divided by that of the same layers run once as a "
+               "conventional ANN on the same input (one pass instead of T steps, dense activations, the same "
+               "energy model; see `neuroenergy.energy.measure(compare_ann=True)`), median over seeds. Below 1 "
+               "the spiking network is cheaper. With a compute-only cost table this leaves out memory traffic, "
+               "which a memory-aware model (`lemaire-2022`) prices.", "",
+               _md_table(["architecture"] + [str(c) for c in ann.columns],
+                         [[str(a)] + [_num(v, ".3g") for v in row] for a, row in zip(ann.index, ann.to_numpy())]),
+               ""]
 
     # definitions, notes, excluded cells
     md += ["## Definitions and thresholds", "",
