@@ -518,7 +518,7 @@ def _chance_summary(study: _Study) -> tuple[str, list[list[str]]]:
         for r in failed.itertuples():
             rows.append([r.dataset, r.architecture, label, str(r.n), f"{r.mean * 100:.2f}",
                          _num(r.lower * 100, ".2f"), f"{r.chance * 100:.2f}",
-                         "no" if r.learned is False else "n/a (one seed)"])
+                         "n/a (one seed)" if pd.isna(r.learned) else "no"])
     return "; ".join(lines), rows
 
 
