@@ -21,22 +21,24 @@ from neuroenergy.errors import NeuroEnergyError
 
 __all__ = ["main"]
 
-# For the cost estimate of `show`: CPU-core throughput of an mlp in sample-time-steps per
-# second, and each architecture's cost per sample relative to the mlp at default sizes, per
-# input kind where it differs (cnn: stride-1 convs on images, events and signals, strided on
-# audio and tokens). Calibrated on this machine (benchmarks/bench_roofline.py and the quick
-# factorial's per-architecture cell times).
-_SAMPLE_STEPS_PER_CORE_S = 177_000.0
+# For the cost estimate of `show`: one worker thread's throughput of an mlp on images in
+# sample-time-steps per second, the mlp's cost per input kind relative to images, and each
+# architecture's cost per sample relative to the mlp on the same input kind (by kind where it
+# differs: the cnn's stride-1 convs on images, events and ECG, strided on audio and tokens).
+# Calibrated on this machine from the quick factorial's cell times (126 cells, 2 workers).
+_SAMPLE_STEPS_PER_CORE_S = 295_000.0
+_KIND_COST = {"image": 1.0, "events": 2.1, "signal": 1.0, "audio": 1.65, "tokens": 0.9}
 _RELATIVE_COST: dict[str, float | dict[str, float]] = {
-    "mlp": 1.0, "rnn": 1.3, "lagrangian": 1.5, "bimodal": 1.7, "lstm": 2.0,
-    "cnn": {"image": 36.0, "events": 36.0, "signal": 60.0, "audio": 5.0, "tokens": 8.0},
-    "transformer": 8.0,
+    "mlp": 1.0, "rnn": 1.5, "bimodal": 1.8, "lagrangian": 1.9, "lstm": 3.0, "transformer": 8.5,
+    "cnn": {"image": 55.0, "events": 30.0, "signal": 160.0, "audio": 3.7, "tokens": 5.0},
 }
 
 
 def _relative_cost(architecture: str, kind: str) -> float:
+    """Cost per sample-time-step of ``architecture`` on ``kind`` inputs, relative to an mlp on images."""
     cost = _RELATIVE_COST.get(architecture, 2.0)
-    return cost.get(kind, max(cost.values())) if isinstance(cost, dict) else cost
+    cost = cost.get(kind, max(cost.values())) if isinstance(cost, dict) else cost
+    return cost * _KIND_COST.get(kind, 1.0)
 
 
 def _parser(prog: str = "python -m neuroenergy.protocols") -> argparse.ArgumentParser:
