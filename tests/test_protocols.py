@@ -113,8 +113,10 @@ def test_show_and_list_describe_the_design(capsys):
     out = capsys.readouterr().out
     # The budget resolved per dataset (per architecture where it differs), and the cost per dataset.
     fsdd = next(line for line in out.splitlines() if line.strip().startswith("fsdd "))
-    assert "20 epochs of the whole train split" in fsdd and "cnn, transformer: 10 epochs" in fsdd
-    assert "core-min" in fsdd and "wall time on 4 workers" in out
+    assert "20 epochs of the whole train split" in fsdd and "core-min" in fsdd
+    mnist = next(line for line in out.splitlines() if line.strip().startswith("mnist "))
+    assert "bimodal, lagrangian, lstm, mlp, rnn: 4 epochs of the whole train split" in mnist
+    assert "cnn: 1 epochs of 10,000 train samples" in mnist and "wall time on 4 workers" in out
 
 
 @pytest.mark.slow
