@@ -479,7 +479,7 @@ def _frontier_rows(frontier: pd.DataFrame) -> list[list[str]]:
     for r in frontier.to_dict("records"):
         lam = r["largest_equivalent_lam"]
         rows.append([r["dataset"], r["architecture"], f"{lam:g}" if np.isfinite(lam) else "none",
-                     str(int(r["n_pairs"])) if np.isfinite(r["n_pairs"]) else "",
+                     "" if pd.isna(r["n_pairs"]) else str(int(r["n_pairs"])),  # Int64: NA when none is equivalent
                      _reduction(r["activation_reduction"]),
                      _ci(r["activation_reduction_ci_low"], r["activation_reduction_ci_high"], ",.1f"),
                      _reduction(r["energy_pj_reduction"]),
