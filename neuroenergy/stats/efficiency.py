@@ -224,14 +224,19 @@ def _family_counts(in_group: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+def _comparable_groups(runs: pd.DataFrame, by: str):
+    """``(index, group, its runs, family counts)`` for each group holding runs of both families
+    (the paper's comparison needs both); the index seeds that group's bootstrap."""
+    for g_index, group in enumerate(dict.fromkeys(runs[by])):
+        in_group = runs[runs[by] == group]
+        if set(FAMILIES) <= set(in_group["family"]):
+            yield g_index, group, in_group, _family_counts(in_group)
+
+
 def _pooled_gains(runs: pd.DataFrame, by: str, n_boot: int, confidence: float, seed: int) -> pd.DataFrame:
     """Family-mean gains (``method="pooled"``): 1 - mean cost(energy-first) / mean cost(baseline)."""
     rows = []
-    for g_index, group in enumerate(dict.fromkeys(runs[by])):
-        in_group = runs[runs[by] == group]
-        if not set(FAMILIES) <= set(in_group["family"]):
-            continue  # the paper's comparison needs both families in the group
-        counts = _family_counts(in_group)
+    for g_index, group, in_group, counts in _comparable_groups(runs, by):
         for metric, (units, _) in EFFICIENCY_METRICS.items():
             samples = {}
             for family in FAMILIES:
@@ -333,11 +338,7 @@ def _matched_gains(runs: pd.DataFrame, pairs: pd.DataFrame, by: str, n_boot: int
     """Matched gains per group x metric, against all baselines and against the best one per dataset."""
     rows = []
     tail = (1.0 - confidence) / 2.0
-    for g_index, group in enumerate(dict.fromkeys(runs[by])):
-        in_group = runs[runs[by] == group]
-        if not set(FAMILIES) <= set(in_group["family"]):
-            continue  # the paper's comparison needs both families in the group
-        counts = _family_counts(in_group)
+    for g_index, group, in_group, counts in _comparable_groups(runs, by):
         for metric, (units, _) in EFFICIENCY_METRICS.items():
             costs = _cell_costs(in_group, metric)
             group_pairs = pairs[(pairs[by] == group) & (pairs["metric"] == metric)]
