@@ -165,3 +165,21 @@ def test_signed_and_low_precision_spikes_are_counted_exactly(dtype):
     x = torch.tensor([[[1.0, -1.0, 0.0]], [[-1.0, 0.0, 1.0]]], dtype=dtype)  # [T=2, B=1, 3]
     report = measure(nn.Sequential(layer), x)
     assert (report["0"].effective_acs, report["0"].effective_macs) == (6, 0)
+
+
+def test_count_nonzero_and_is_binary_on_every_path():
+    from neuroenergy.energy.counting import count_nonzero, is_binary
+
+    x = torch.tensor([0.0, -0.0, 2.5, -1.0, 1e-40, 0.0])
+    assert count_nonzero(x) == 3  # 2.5, -1 and the subnormal; -0.0 is zero
+    assert count_nonzero(torch.tensor([float("nan"), 0.0, 1.0])) == 2  # NaN is nonzero, as in torch
+    assert count_nonzero(torch.tensor([float("inf"), -float("inf"), 0.0])) == 2
+    assert count_nonzero(torch.ones(3000, dtype=torch.float16)) == 3000  # summed in float32, exact
+    assert count_nonzero(torch.tensor([0, 3, 0, -2])) == 2  # integer tensors take torch's path
+    # above 2**20 elements the check runs in pieces: a single bad value in the last piece is found
+    big = torch.zeros(1100, 1000)
+    big[::7] = 1.0
+    assert is_binary(big)
+    big[-1, -1] = 0.5
+    assert not is_binary(big)
+    assert not is_binary(torch.tensor([0.0, 1.0, float("nan")]))

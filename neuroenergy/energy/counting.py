@@ -20,6 +20,7 @@ the layer itself.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -38,6 +39,7 @@ __all__ = [
     "layer_synops",
     "matmul_synops",
     "SynapseCounter",
+    "count_nonzero",
 ]
 
 SYNAPTIC_LAYERS: tuple[type[nn.Module], ...] = (
@@ -60,20 +62,37 @@ class SynOps(NamedTuple):
     active_inputs: int = 0
 
 
-#: On CPU, :func:`is_binary` checks large tensors in pieces of about this many
-#: elements: a sign copy of the whole tensor would be a fresh multi-megabyte
-#: allocation, and its page faults cost more than the check itself.
-_BINARY_CHECK_PIECE = 1 << 16
+#: On CPU, :func:`is_binary` checks tensors of more than ``_BINARY_CHECK_WHOLE``
+#: elements in pieces of about ``_BINARY_CHECK_PIECE``: a sign copy of a whole
+#: multi-megabyte tensor is a fresh allocation whose page faults cost more than
+#: the check, while below a few megabytes one piece is fastest (measured at
+#: B = 128: 42 vs 52 us for [128, 784], 1.40 vs 1.55 ms for [128, 32, 28, 28]).
+_BINARY_CHECK_PIECE = 1 << 18
+_BINARY_CHECK_WHOLE = 1 << 20
 
 
 def is_binary(x: torch.Tensor) -> bool:
     """True when every value of ``x`` is -1, 0 or 1 (a spike tensor)."""
     # x equals its sign exactly when x is in {-1, 0, 1} (NaN never does); torch.equal
     # compares without building a boolean tensor, twice as fast as eq(...).all()
-    if x.device.type != "cpu" or x.dim() == 0 or x.numel() <= _BINARY_CHECK_PIECE:
+    if x.device.type != "cpu" or x.dim() == 0 or x.numel() <= _BINARY_CHECK_WHOLE:
         return torch.equal(x, torch.sign(x))
     rows = max(1, _BINARY_CHECK_PIECE // max(1, x[0].numel()))
     return all(torch.equal(piece, torch.sign(piece)) for piece in x.split(rows))
+
+
+#: Sums of 0/1 values in float32 are exact integers below this many elements.
+_EXACT_FLOAT32_COUNT = 1 << 24
+
+
+def count_nonzero(x: torch.Tensor) -> int:
+    """Number of nonzero values of ``x`` (NaN counts as nonzero, as in ``torch.count_nonzero``)."""
+    # On CPU torch.count_nonzero is not vectorised: for float tensors, summing |sign(x)| is
+    # about 4x faster and exact (every term is 0 or 1). torch.sign(NaN) is 0, so the fast
+    # path is taken only when a plain sum proves every value finite.
+    if x.is_floating_point() and x.numel() < _EXACT_FLOAT32_COUNT and math.isfinite(float(x.sum())):
+        return int(torch.sign(x).abs_().sum(dtype=torch.float32))
+    return int(torch.count_nonzero(x))
 
 
 def _nonzero(x: torch.Tensor) -> torch.Tensor:
@@ -122,7 +141,7 @@ def rnn_cell_synops(args: tuple, layer: nn.RNNCellBase) -> SynOps:
     state = args[1] if len(args) > 1 else None
     effective = _cell_count(x, state, layer, dense=False)
     dense = _cell_count(x, state, layer, dense=True)
-    return SynOps(effective, dense, is_binary(x), int(torch.count_nonzero(x).item()))
+    return SynOps(effective, dense, is_binary(x), count_nonzero(x))
 
 
 def _cell_count(x: torch.Tensor, state, layer: nn.RNNCellBase, dense: bool) -> int:
@@ -246,7 +265,7 @@ def matmul_synops(a: torch.Tensor, b: torch.Tensor) -> SynOps:
     effective = int((a_cols * b_rows).sum().item())
     batch = a_cols.numel() // a_cols.shape[-1] if a_cols.numel() else 0
     dense = batch * a.shape[-2] * a.shape[-1] * b.shape[-1]
-    return SynOps(effective, dense, is_binary(a), int(torch.count_nonzero(a).item()))
+    return SynOps(effective, dense, is_binary(a), count_nonzero(a))
 
 
 def layer_synops(layer: nn.Module, args: tuple) -> SynOps:

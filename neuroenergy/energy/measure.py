@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from neuroenergy.energy.costs import CostTable, EnergyModel, get_cost_table, prices_neurons
-from neuroenergy.energy.counting import SynapseCounter
+from neuroenergy.energy.counting import SynapseCounter, count_nonzero
 from neuroenergy.energy.modules import (
     countable_modules,
     module_kind,
@@ -366,7 +366,7 @@ class OperationCounter:
         def count_outputs(mod, args, output):
             out = neuron_output(output).detach()
             tally.calls += 1
-            nonzero = int(torch.count_nonzero(out).item())
+            nonzero = count_nonzero(out)
             tally.outputs += out.numel()
             tally.nonzero += nonzero
             flat = out.reshape(-1)
@@ -390,7 +390,7 @@ class OperationCounter:
                     if first or not isinstance(before, torch.Tensor) or before.shape != mem.shape:
                         tally.membrane_updates += mem.numel()
                     else:
-                        tally.membrane_updates += int(torch.count_nonzero(before.detach() - mem).item())
+                        tally.membrane_updates += count_nonzero(before.detach() - mem)
 
         hooks = [module.register_forward_hook(count_outputs)]
         if kind == "neuron" and not getattr(module, "consumes_sequence", False):
@@ -498,7 +498,7 @@ def _sequence_membrane_updates(output) -> int:
     returning ``(spk, mem)`` with ``mem [T, ...]`` from zero state: every
     neuron on the first step, then those whose potential changed."""
     mem = output[1].detach()
-    return mem[0].numel() + int(torch.count_nonzero(mem[1:] - mem[:-1]).item())
+    return mem[0].numel() + count_nonzero(mem[1:] - mem[:-1])
 
 
 def _device_of(model: nn.Module, inputs: torch.Tensor) -> torch.device:
