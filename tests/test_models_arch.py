@@ -254,3 +254,23 @@ def test_single_channel_image_runs_channels_last_on_cpu():
     assert y[0].is_contiguous(memory_format=torch.channels_last) and y.stride(2) == 1
     ref = F.conv2d(x.flatten(0, 1), conv.weight, conv.bias).reshape(2, 3, 4, 7, 7)
     torch.testing.assert_close(y, ref, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["image", "tokens"])
+@pytest.mark.parametrize("arch", ARCHS)
+def test_measure_reaches_every_parameter_of_every_architecture(arch, kind):
+    """No built-in architecture hides synaptic operations from measure(): every
+    parameter reaches a counted layer, or is declared element-wise (lagrangian's
+    mu, the transformer's positional embedding)."""
+    import warnings
+
+    from neuroenergy.energy.measure import UnusedParameterWarning
+
+    spec = SPECS[kind]
+    model = build(arch, spec, 5, num_steps=3, target_params=20_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnusedParameterWarning)
+        report = measure(model, (sample(spec), torch.zeros(B, dtype=torch.long)))
+    assert report.unused_parameters == ()
+    assert {"lagrangian": ("mu",), "transformer": ("pos",)}.get(arch, ()) == \
+        getattr(type(model), "elementwise_parameters", ())

@@ -126,6 +126,10 @@ def measure(
     Parameters that never reach a counted layer during the call (used by a
     functional op such as ``F.linear``, or by an unknown layer type) are
     listed in ``report.unused_parameters`` and warned about once per module.
+    A module declares the parameters that only enter element-wise arithmetic
+    (per-neuron constants, positional offsets), which hold no synaptic
+    operations, by naming them in a class attribute
+    ``elementwise_parameters = ("mu",)``; those are never reported.
 
     Pooling, normalisation, dropout, embeddings and operations done outside
     module calls (e.g. ``torch.matmul`` in attention) are not counted; full
@@ -460,7 +464,8 @@ def unused_parameters(model: nn.Module, counted, tallies) -> tuple[str, ...]:
     for name, module in model.named_modules():
         if name.startswith(inside) if inside else False:
             continue  # weights of an uncounted layer, already listed in report.uncounted
-        own = list(module.parameters(recurse=False))
+        elementwise = set(getattr(module, "elementwise_parameters", ()))
+        own = [p for pname, p in module.named_parameters(recurse=False) if pname not in elementwise]
         if not own or isinstance(module, _FREE_PARAMETER_LAYERS) or module_kind(module) in ("neuron", "tap"):
             continue
         if any(id(p) not in used for p in own):

@@ -126,6 +126,8 @@ class PhysicsLagrangian(SpikingModel):
     family = "energy_first"
     arch_name = "lagrangian"
     config_cls = LagrangianConfig
+    #: softplus(mu) scales each neuron's constraint rate: element-wise, no synaptic operations.
+    elementwise_parameters = ("mu",)
 
     def __init__(self, input_spec, num_classes, config: LagrangianConfig) -> None:
         super().__init__(input_spec, num_classes, config)

@@ -157,6 +157,8 @@ class SpikingTransformer(SpikingModel):
     family = "baseline"
     arch_name = "transformer"
     config_cls = TransformerConfig
+    #: the positional embedding is added to the token currents: element-wise, no synaptic operations.
+    elementwise_parameters = ("pos",)
 
     def __init__(self, input_spec, num_classes, config: TransformerConfig) -> None:
         super().__init__(input_spec, num_classes, config)
