@@ -116,6 +116,9 @@ def test_cost_tables_price_the_same_counts():
     assert report.total.energy_pj == pytest.approx(8 * 0.5 + 6 * 0.1)
     assert report.costs is table
     assert report.with_costs(CostTable("x", 1.0, 1.0)).total.energy_pj == pytest.approx(8)
+    # per-event chip tables: 8 synaptic events and 6 membrane updates (active ones) per sample
+    assert measure(net, batch, costs="loihi-2018").total.energy_pj == pytest.approx(8 * 23.6 + 6 * 81.0)
+    assert measure(net, batch, costs="truenorth-2014").total.energy_pj == pytest.approx(8 * 26.0)
 
 
 def test_recurrent_rleaky_counts_its_recurrent_weights():

@@ -22,16 +22,20 @@ as one synaptic event, since these chips take spikes only):
 ==============  ==========  ===============  =====================================
 name            E_syn (pJ)  E_neuron (pJ)    source
 ==============  ==========  ===============  =====================================
-loihi-2018      23.6        52               Davies et al., IEEE Micro 38(1) 2018,
+loihi-2018      23.6        81               Davies et al., IEEE Micro 38(1) 2018,
                                              Table 1 (14 nm; minimum energy per
                                              synaptic spike op; active neuron update)
 truenorth-2014  26          0                Merolla et al., Science 345 (2014):
                                              26 pJ per synaptic event (28 nm, 0.775 V)
 ==============  ==========  ===============  =====================================
 
-These two per-event tables carry the figures as they are widely cited from those
-papers; they have not yet been re-checked against the primary texts in this
-release (the 45 nm tables have), so treat them as provisional.
+These two per-event tables carry the figures as independent secondary sources
+cite them from those papers (Loihi: 23.6 pJ per synaptic spike op, 81 pJ per
+active neuron update, 52 pJ per inactive one; TrueNorth: 26 pJ per synaptic
+event). The primary texts could not be read for this release, so treat them as
+provisional. Version 2 of ``loihi-2018`` prices a membrane update at the active
+figure, 81 pJ: the membrane updates ``measure`` counts are the neurons whose
+potential changed, i.e. active updates (version 1 used the inactive 52 pJ).
 
 Energy models are the wider seam: a cost table is the compute-only kind; a
 memory-aware model (``lemaire-2022``, :mod:`neuroenergy.energy.lemaire`) also
@@ -134,11 +138,11 @@ for _table in (
     CostTable("45nm-fp32", 4.6, 0.9, source=_HOROWITZ + ", fp32"),
     CostTable("45nm-fp16", 1.5, 0.4, source=_HOROWITZ + ", fp16"),
     CostTable("45nm-int8", 0.23, 0.03, source=_HOROWITZ + ", int8"),
-    CostTable("loihi-2018", 23.6, 23.6, e_neuron_update_pj=52.0,
+    CostTable("loihi-2018", 23.6, 23.6, e_neuron_update_pj=81.0, version="2",
               source="Davies et al., 'Loihi: A Neuromorphic Manycore Processor with On-Chip Learning', "
                      "IEEE Micro 38(1):82-99, 2018, Table 1 (14 nm)",
               includes="energy per synaptic spike op (minimum, 23.6 pJ) and per active neuron update "
-                       "(52 pJ) as measured on the chip; spike routing between cores (tile hops) and "
+                       "(81 pJ) as measured on the chip; spike routing between cores (tile hops) and "
                        "static power not included; a non-binary input (MAC) is priced as one synaptic op",
               kind="per-event", note=_PER_EVENT_NOTE),
     CostTable("truenorth-2014", 26.0, 26.0,
