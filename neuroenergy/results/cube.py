@@ -2,8 +2,8 @@
 
 The cube spans every cell of the design; cells without a finished record
 are ``missing``, so nothing is ever silently absent. It opens with
-``neuroenergy.results.open_cube(path)`` or plain
-``xr.open_dataset(path, engine="h5netcdf")``.
+``neuroenergy.results.open_cube(path)`` or plain ``xr.open_dataset(path)``
+(any netCDF4/HDF5 engine: ``netcdf4`` or ``h5netcdf``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,13 @@ from neuroenergy.errors import InvalidInputError
 from neuroenergy.results.schema import (CONVENTIONS, CELL_VARIABLES, CURVE_VARIABLES, DIMS, LAYER_ROLES,
                                         MAX_RECALL_CLASSES, layer_role)
 
-__all__ = ["build_cube", "write_cube", "open_cube"]
+__all__ = ["build_cube", "write_cube", "open_cube", "NETCDF_ENGINE"]
+
+#: The xarray engine that writes and reads cubes. The netCDF-C library writes the
+#: same netCDF4/HDF5 file as h5netcdf (read back identical by either engine) about
+#: 5x faster and reads it about 10x faster: h5netcdf's per-variable dimension
+#: bookkeeping costs ~4 ms for each of a cube's ~55 variables.
+NETCDF_ENGINE = "netcdf4"
 
 
 def build_cube(
@@ -93,43 +99,47 @@ def build_cube(
     coords = {
         "architecture": list(architectures),
         "dataset": list(datasets),
-        "lam": np.asarray(lams, dtype=float),
+        "lam": ("lam", np.asarray(lams, dtype=float),
+                {"long_name": "lambda, weight of the energy term in the loss", "units": "1"}),
         "seed": np.asarray(seeds, dtype=int),
         "eval": np.arange(n_eval),
         "family": ("architecture", [families[a] for a in architectures]),
         "modality": ("dataset", [modalities[d] for d in datasets]),
+        "layer": list(LAYER_ROLES),
     }
-    ds = xr.Dataset(coords=coords)
+    # All variables go into one Dataset constructor: assigning them one by one
+    # re-aligns the whole dataset each time (quadratic in the number of variables).
+    data_vars: dict[str, Any] = {}
     for name, (units, description) in CELL_VARIABLES.items():
-        ds[name] = (DIMS, cells[name], {"units": units, "long_name": description})
+        data_vars[name] = (DIMS, cells[name], {"units": units, "long_name": description})
     for name, (units, description) in CURVE_VARIABLES.items():
-        ds[name] = (DIMS + ("eval",), curves[name], {"units": units, "long_name": description})
-    ds = ds.assign_coords(layer=list(LAYER_ROLES))
-    ds["energy_pj_by_layer"] = (DIMS + ("layer",), by_role, {
+        data_vars[name] = (DIMS + ("eval",), curves[name], {"units": units, "long_name": description})
+    data_vars["energy_pj_by_layer"] = (DIMS + ("layer",), by_role, {
         "units": "pJ",
         "long_name": "inference energy per sample by layer role (see neuroenergy.results.schema.layer_role)"})
     if n_class:
-        ds = ds.assign_coords({"class": np.arange(n_class)})
-        ds["per_class_recall"] = (DIMS + ("class",), recall, {
+        coords["class"] = np.arange(n_class)
+        data_vars["per_class_recall"] = (DIMS + ("class",), recall, {
             "units": "1",
             "long_name": "test recall of each class, fraction (class index as the dataset's labels; NaN beyond its "
                          "classes)"})
-    ds["status"] = (DIMS, status.astype(str), {"long_name": "ok / failed / diverged / missing"})
-    ds["error"] = (DIMS, errors.astype(str), {"long_name": "error message of failed or diverged cells"})
-    ds["config_hash"] = (DIMS, hashes.astype(str), {
+    data_vars["status"] = (DIMS, status.astype(str), {"long_name": "ok / failed / diverged / missing"})
+    data_vars["error"] = (DIMS, errors.astype(str), {"long_name": "error message of failed or diverged cells"})
+    data_vars["config_hash"] = (DIMS, hashes.astype(str), {
         "long_name": "hash of the cell's resolved config and package version "
                      "(neuroenergy.protocols.cell.config_hash); empty for missing cells"})
-    ds["config"] = (DIMS, configs.astype(str), {"long_name": "the cell's resolved config (JSON) it was trained with"})
-    ds["target_accuracy"] = ("dataset", np.asarray([targets.get(d, np.nan) for d in datasets], dtype=float),
-                             {"units": "1", "long_name": "held-out accuracy target (fraction) for *_to_target"})
-    ds["majority_rate"] = ("dataset", np.asarray([majority[d] for d in datasets], dtype=float), {
+    data_vars["config"] = (DIMS, configs.astype(str), {
+        "long_name": "the cell's resolved config (JSON) it was trained with"})
+    data_vars["target_accuracy"] = (
+        "dataset", np.asarray([targets.get(d, np.nan) for d in datasets], dtype=float),
+        {"units": "1", "long_name": "held-out accuracy target (fraction) for *_to_target"})
+    data_vars["majority_rate"] = ("dataset", np.asarray([majority[d] for d in datasets], dtype=float), {
         "units": "1", "long_name": "share (fraction) of the test split's most frequent class: the chance level "
                                    "of accuracy"})
     if num_classes is not None:
-        ds["num_classes"] = ("dataset", np.asarray([num_classes[d] for d in datasets], dtype=int), {
+        data_vars["num_classes"] = ("dataset", np.asarray([num_classes[d] for d in datasets], dtype=int), {
             "units": "1", "long_name": "number of classes K (chance level of balanced accuracy: 1/K)"})
-    ds["lam"].attrs.update(long_name="lambda, weight of the energy term in the loss")
-    ds["lam"].attrs.update(units="1")
+    ds = xr.Dataset(data_vars, coords=coords)
     ds.attrs.update({k: _attr(v) for k, v in (attrs or {}).items()})
     ds.attrs["Conventions"] = CONVENTIONS
     return ds
@@ -160,7 +170,7 @@ def write_cube(cube: xr.Dataset, path: str | os.PathLike) -> Path:
     os.fchmod(fd, 0o666 & ~mask)
     os.close(fd)
     try:
-        cube.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=False)
+        cube.to_netcdf(tmp, engine=NETCDF_ENGINE, format="NETCDF4")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -176,7 +186,7 @@ def open_cube(path: str | os.PathLike) -> xr.Dataset:
     if not path.exists():
         raise InvalidInputError(f"no result cube at {path}; run a protocol first (python -m neuroenergy.protocols run ...)")
     try:
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
+        with xr.open_dataset(path, engine=NETCDF_ENGINE) as ds:
             return ds.load()
     except (OSError, ValueError, KeyError) as error:  # truncated, zero bytes, flipped bytes, not HDF5
         raise InvalidInputError(f"{path} is not a readable result cube ({type(error).__name__}: {error}); "
