@@ -21,25 +21,25 @@ from neuroenergy.protocols.cli import main
 _run_cell = executors.run_cell
 
 
-def _hold(config: dict) -> None:
+def _hold(config) -> None:  # a CellConfig
     control = Path(os.environ["HELD_RUN_CONTROL"])
-    marker = control / f"{config['key']}.pid"
-    if str(config["seed"]) not in (control / "hold").read_text().split() or marker.exists():
+    marker = control / f"{config.key}.pid"
+    if str(config.seed) not in (control / "hold").read_text().split() or marker.exists():
         return
-    partial = control / f".{config['key']}.pid.part"
+    partial = control / f".{config.key}.pid.part"
     partial.write_text(str(os.getpid()))
     partial.rename(marker)  # whole or absent: the test reads the pid at once
-    release = control / f"{config['key']}.go"
+    release = control / f"{config.key}.go"
     while not release.exists():
         time.sleep(0.01)
 
 
-def held_cell(config: dict) -> dict:
+def held_cell(config) -> dict:
     _hold(config)
     return _run_cell(config)
 
 
-def held_dask_cell(config: dict) -> dict:
+def held_dask_cell(config) -> dict:
     # runs on a Dask worker (sent by value, as a function of __main__), where
     # the executors module is not patched
     from neuroenergy.protocols.executors import _run_cell_on_dask_worker

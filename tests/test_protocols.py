@@ -278,12 +278,12 @@ def test_cells_in_flight_follow_the_workers_that_join(tmp_path, monkeypatch):
             peak[0] = max(peak[0], running[0])
             if running[0] == 2:
                 second_started.set()
-        if config["seed"] == 0:  # the first cell runs until a second one is in flight
+        if config.seed == 0:  # the first cell runs until a second one is in flight
             first_started.set()
             assert second_started.wait(timeout=3), "no second cell started after the second worker joined"
         with lock:
             running[0] -= 1
-        return {"key": config["key"], "status": "ok"}
+        return {"key": config.key, "status": "ok"}
 
     def slots():
         return workers[0]

@@ -51,7 +51,30 @@ def test_budget_per_dataset_and_architecture(tmp_path):
     fsdd_cnn = design.training_for("fsdd", "cnn")
     assert (fsdd_cnn.epochs, fsdd_cnn.lr) == (10.0, 5e-3)  # [training.fsdd.cnn] on [training.fsdd]
     config = design.cell_config(Cell("cnn", "fsdd", 0.0, 0))
-    assert config["training"]["epochs"] == 10.0 and config["training"]["num_steps"] == 8
+    assert config.training.epochs == 10.0 and config.training.num_steps == 8
+
+
+def test_cell_config_is_typed_and_refuses_bad_keys_in_one_line(tmp_path):
+    from neuroenergy.errors import ConfigError
+    from neuroenergy.protocols.cell import config_hash, run_cell
+    from neuroenergy.protocols.spec import CellConfig
+
+    design = _spec(tmp_path).design("base")
+    config = design.cell_config(Cell("cnn", "fsdd", 0.0, 0))
+    data = config.to_dict()
+    # the dict form round-trips, and the hash (a cell's identity on disk) is that of the dict form
+    assert CellConfig.from_dict(data) == config and config_hash(config) == config_hash(data)
+    assert config.cell == Cell("cnn", "fsdd", 0.0, 0)
+    for bad, message in (({**data, "sead": 1}, "cell config: unknown key 'sead'"),
+                         ({k: v for k, v in data.items() if k != "dataset"}, "cell config: missing key 'dataset'"),
+                         ({**data, "training": {**data["training"], "lr": -1}}, "cell config: training: "),
+                         ({**data, "energy_norm": "max"}, "energy_norm must be one of sum, initial")):
+        with pytest.raises(ConfigError, match=message):
+            CellConfig.from_dict(bad)
+    # a worker given a malformed config fails that cell, named, without training anything
+    record = run_cell({**data, "sead": 1})
+    assert record["status"] == "failed" and record["key"] == data["key"]
+    assert record["error"].startswith("ConfigError: cell config: unknown key 'sead'")
 
 
 def test_profiles_override_budgets(tmp_path):

@@ -1,8 +1,8 @@
 """``run_cell(config) -> record``: one architecture x dataset x lambda x seed run.
 
-A cell is a pure function of its config (a plain dict from
-``Design.cell_config``), so it can run in any process or machine; the
-record it returns is plain JSON-able data. Errors never escape: a cell that
+A cell is a pure function of its config (a :class:`~neuroenergy.protocols.spec.CellConfig`
+from ``Design.cell_config``, or that config's plain-dict form), so it can
+run in any process or machine; the record it returns is plain JSON-able data. Errors never escape: a cell that
 raises is recorded as ``failed`` with its message, one whose loss becomes
 NaN/inf as ``diverged``.
 """
@@ -23,7 +23,13 @@ import torch
 __all__ = ["run_cell", "config_hash", "canonical_config", "record_matches_config"]
 
 
-def canonical_config(config: dict[str, Any]) -> str:
+def _as_dict(config) -> dict[str, Any]:
+    from neuroenergy.protocols.spec import CellConfig
+
+    return config.to_dict() if isinstance(config, CellConfig) else config
+
+
+def canonical_config(config) -> str:
     """The resolved per-cell config (``Design.cell_config``) as canonical JSON: everything
     that trains and scores the cell, plus the neuroenergy version that runs it; the
     cell's file key is left out (it is the factors, already in the config)."""
@@ -33,17 +39,17 @@ def canonical_config(config: dict[str, Any]) -> str:
         version = importlib.metadata.version("neuroenergy")
     except importlib.metadata.PackageNotFoundError:
         version = "unknown"
-    body = {k: v for k, v in config.items() if k != "key"}
+    body = {k: v for k, v in _as_dict(config).items() if k != "key"}
     return json.dumps({"config": _jsonable(body), "neuroenergy": version}, sort_keys=True, default=str)
 
 
-def config_hash(config: dict[str, Any]) -> str:
+def config_hash(config) -> str:
     """16 hex digits of the SHA-256 of :func:`canonical_config`: part of a cell's identity,
     stored in its record and the cube, so a result is never kept under a changed config."""
     return hashlib.sha256(canonical_config(config).encode("utf-8")).hexdigest()[:16]
 
 
-def record_matches_config(record: dict[str, Any], config: dict[str, Any]) -> bool:
+def record_matches_config(record: dict[str, Any], config) -> bool:
     """True when ``record`` was trained with ``config`` (its stored hash; a record written
     before hashes existed is compared by its stored config, the version aside)."""
     if record.get("config_hash"):
@@ -63,36 +69,46 @@ def _load(dataset: str, split: str, limit: int):
     return data.load(dataset, split, limit=limit or None, seed=0)
 
 
-def run_cell(config: dict[str, Any]) -> dict[str, Any]:
-    """Train and evaluate one cell; returns its record (never raises)."""
+def run_cell(config) -> dict[str, Any]:
+    """Train and evaluate one cell (a ``CellConfig`` or its dict form); returns its record (never raises)."""
+    from neuroenergy.errors import ConfigError
+    from neuroenergy.protocols.spec import CellConfig
+
     started = time.perf_counter()
+    try:
+        config = CellConfig.from_dict(config)
+    except ConfigError as error:  # a malformed config fails its cell, named, before any work
+        given = config if isinstance(config, dict) else {}
+        return {"key": str(given.get("key", "?")), "architecture": given.get("architecture"),
+                "dataset": given.get("dataset"), "lam": given.get("lam"), "seed": given.get("seed"),
+                "config": given, "status": "failed", "error": f"ConfigError: {error}", "metrics": {},
+                "curve": {}}
     record: dict[str, Any] = {
-        "key": config["key"], "architecture": config["architecture"], "dataset": config["dataset"],
-        "lam": float(config["lam"]), "seed": int(config["seed"]), "config": config,
+        "key": config.key, "architecture": config.architecture, "dataset": config.dataset,
+        "lam": float(config.lam), "seed": int(config.seed), "config": config.to_dict(),
         "config_hash": config_hash(config), "status": "failed", "error": "", "metrics": {}, "curve": {},
     }
     try:
         from neuroenergy import data, models
         from neuroenergy.train import fit
-        from neuroenergy.train.config import TrainingConfig
 
-        training = config["training"]
-        info = data.info(config["dataset"])
-        train = _load(config["dataset"], "train", int(training["train_limit"]))
-        test = _load(config["dataset"], "test", int(training["test_limit"]))
-        torch.manual_seed(int(config["seed"]))
-        overrides = dict(config.get("model_overrides") or {})
-        if training.get("num_steps") is not None:
-            overrides.setdefault("num_steps", int(training["num_steps"]))
-        model = models.build(config["architecture"], info.input_spec, info.num_classes, **overrides)
-        fit_kwargs = TrainingConfig(**training).fit_kwargs()
+        training = config.training
+        info = data.info(config.dataset)
+        train = _load(config.dataset, "train", training.train_limit)
+        test = _load(config.dataset, "test", training.test_limit)
+        torch.manual_seed(config.seed)
+        overrides = dict(config.model_overrides)
+        if training.num_steps is not None:
+            overrides.setdefault("num_steps", training.num_steps)
+        model = models.build(config.architecture, info.input_spec, info.num_classes, **overrides)
+        fit_kwargs = training.fit_kwargs()
         fit_kwargs.pop("num_steps")  # set on the model at build time above
-        result = fit(model, train, test, lam=float(config["lam"]), energy_term=config["energy_term"],
-                     energy_norm=config.get("energy_norm", "sum"), seed=int(config["seed"]), **fit_kwargs)
+        result = fit(model, train, test, lam=float(config.lam), energy_term=config.energy_term,
+                     energy_norm=config.energy_norm, seed=config.seed, **fit_kwargs)
         record["status"] = result.status
         record["error"] = result.message
         record["device"] = result.device
-        record["metrics"] = _metrics(result, float(config["target_accuracy"]))
+        record["metrics"] = _metrics(result, float(config.target_accuracy))
         # The budget this cell actually trained with (it differs by dataset, and by architecture where set).
         record["metrics"].update(train_samples=len(train.targets), epochs=result.epochs,
                                  num_steps=int(getattr(model, "num_steps", 0)) or None)

@@ -40,7 +40,7 @@ from typing import Any
 
 from neuroenergy.errors import ConfigError, InvalidInputError
 from neuroenergy.protocols.cell import run_cell
-from neuroenergy.protocols.spec import Cell, Design
+from neuroenergy.protocols.spec import Cell, CellConfig, Design
 
 __all__ = ["EXECUTORS", "default_workers", "run_local", "run_dask", "local_dask_cluster"]
 
@@ -317,7 +317,7 @@ def _malloc_trim_threshold() -> str | None:
 _ONE_CELL_AT_A_TIME = threading.Lock()
 
 
-def _run_cell_on_dask_worker(config: dict[str, Any]) -> dict[str, Any]:
+def _run_cell_on_dask_worker(config: CellConfig) -> dict[str, Any]:
     """``run_cell`` on a Dask worker: one cell at a time per process, on as many
     torch threads as the worker has Dask threads."""
     from distributed import get_worker
@@ -333,7 +333,7 @@ def _run_cell_on_dask_worker(config: dict[str, Any]) -> dict[str, Any]:
 _POLL_S = 5.0
 
 
-def _drain(pool: Executor, fn: Callable[[dict[str, Any]], dict[str, Any]], design: Design, todo: list[Cell],
+def _drain(pool: Executor, fn: Callable[[CellConfig], dict[str, Any]], design: Design, todo: list[Cell],
            slots: Callable[[], int], on_record: OnRecord, on_running: OnRunning) -> None:
     """Submit ``fn(config)`` for ``todo`` keeping ``slots()`` cells in flight; hand back
     each record as it finishes."""

@@ -42,6 +42,7 @@ A profile overrides design and training keys by their bare name.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.resources
 import itertools
 import json
@@ -56,7 +57,7 @@ from neuroenergy.errors import ConfigError, UnknownNameError
 from neuroenergy.results.store import cell_key
 from neuroenergy.train.config import ENERGY_NORMS, TrainingConfig
 
-__all__ = ["ProtocolSpec", "Design", "load_spec", "list_protocols", "protocol_dir", "Cell"]
+__all__ = ["ProtocolSpec", "Design", "load_spec", "list_protocols", "protocol_dir", "Cell", "CellConfig"]
 
 DESIGN_KEYS: dict[str, type | tuple[type, ...]] = {
     "architectures": (str, list),
@@ -103,6 +104,69 @@ class Cell:
 
 
 @dataclass(frozen=True)
+class CellConfig:
+    """Everything one cell trains and is scored with: what ``run_cell`` takes.
+
+    Typed, so a wrong or missing key is refused where the config is made or
+    read (:meth:`from_dict`, one line), not deep inside a worker. It travels
+    to workers as itself (picklable) and is stored in the record, and hashed
+    into its identity, as :meth:`to_dict` (plain JSON-able data).
+    """
+
+    architecture: str
+    dataset: str
+    lam: float
+    seed: int
+    key: str
+    energy_term: str
+    energy_norm: str
+    training: TrainingConfig
+    target_accuracy: float
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cell(self) -> Cell:
+        return Cell(self.architecture, self.dataset, self.lam, self.seed)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as plain data: the form records store and ``config_hash`` hashes."""
+        return {
+            "architecture": self.architecture, "dataset": self.dataset, "lam": self.lam, "seed": self.seed,
+            "key": self.key, "energy_term": self.energy_term, "energy_norm": self.energy_norm,
+            "training": self.training.to_dict(), "target_accuracy": self.target_accuracy,
+            "model_overrides": dict(self.model_overrides),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CellConfig":
+        """Read :meth:`to_dict`'s form back; ConfigError (one line) for a wrong key or value.
+
+        ``energy_norm`` may be absent (records written before it existed: ``"sum"``).
+        """
+        if isinstance(data, CellConfig):
+            return data
+        if not isinstance(data, dict):
+            raise ConfigError(f"a cell config must be a table of settings, got {type(data).__name__}")
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ConfigError(f"cell config: unknown key {unknown[0]!r}; known: {', '.join(names)}")
+        values = {"energy_norm": "sum", "model_overrides": {}, **data}
+        missing = [name for name in names if name not in values]
+        if missing:
+            raise ConfigError(f"cell config: missing key {missing[0]!r}")
+        training = values["training"]
+        if not isinstance(training, (dict, TrainingConfig)):
+            raise ConfigError(f"cell config: training must be a table, got {type(training).__name__}")
+        values["training"] = (training if isinstance(training, TrainingConfig)
+                              else TrainingConfig.from_values(training, where="cell config: training"))
+        if values["energy_norm"] not in ENERGY_NORMS:
+            raise ConfigError(f"cell config: energy_norm must be one of {', '.join(ENERGY_NORMS)}, "
+                              f"got {values['energy_norm']!r}")
+        return cls(**values)
+
+
+@dataclass(frozen=True)
 class Design:
     """A spec resolved for one profile: the factor levels and every setting.
 
@@ -142,15 +206,14 @@ class Design:
         per_arch = table.get(architecture, {}) if isinstance(table.get(architecture), dict) else {}
         return TrainingConfig(**{**self.training, **per_dataset, **per_arch})
 
-    def cell_config(self, cell: Cell) -> dict[str, Any]:
-        """Everything ``run_cell`` needs, as plain data (picklable, JSON-able)."""
-        return {
-            "architecture": cell.architecture, "dataset": cell.dataset, "lam": cell.lam, "seed": cell.seed,
-            "key": cell.key, "energy_term": self.energy_term, "energy_norm": self.energy_norm,
-            "training": self.training_for(cell.dataset, cell.architecture).to_dict(),
-            "target_accuracy": self.target_for(cell.dataset),
-            "model_overrides": dict(self.model_overrides.get(cell.architecture, {})),
-        }
+    def cell_config(self, cell: Cell) -> CellConfig:
+        """Everything ``run_cell`` needs for ``cell``."""
+        return CellConfig(
+            architecture=cell.architecture, dataset=cell.dataset, lam=cell.lam, seed=cell.seed, key=cell.key,
+            energy_term=self.energy_term, energy_norm=self.energy_norm,
+            training=self.training_for(cell.dataset, cell.architecture),
+            target_accuracy=self.target_for(cell.dataset),
+            model_overrides=dict(self.model_overrides.get(cell.architecture, {})))
 
     def to_json(self) -> str:
         """Canonical text of the resolved design (what an output directory is bound to)."""
