@@ -117,6 +117,10 @@ def test_show_and_list_describe_the_design(capsys):
     mnist = next(line for line in out.splitlines() if line.strip().startswith("mnist "))
     assert "bimodal, lagrangian, lstm, mlp, rnn: 4 epochs of the whole train split" in mnist
     assert "cnn: 1 epochs of 10,000 train samples" in mnist and "wall time on 4 workers" in out
+    # a limit above the split's size names the split and its real size, not the limit
+    assert main(["show", "efficiency", "--profile", "quick"]) == 0
+    fsdd = next(line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("fsdd "))
+    assert "the whole train split (2,700 samples)" in fsdd and "10,000" not in fsdd
 
 
 @pytest.mark.slow

@@ -201,7 +201,7 @@ def _show(args) -> int:
             sample_steps = (n_train * cfg.epochs * 3 + n_test + cfg.eval_size * cfg.num_evals) * steps
             core_s += (sample_steps * _relative_cost(arch, info(dataset).input_spec.kind) / _SAMPLE_STEPS_PER_CORE_S
                        * len(design.lams) * len(design.seeds))
-            budgets.setdefault(_budget_text(cfg.to_dict()), []).append(arch)
+            budgets.setdefault(_budget_text(cfg.to_dict(), sizes), []).append(arch)
         total_core_s += core_s
         shown = "; ".join(text if len(budgets) == 1 else f"{', '.join(archs)}: {text}"
                           for text, archs in budgets.items())
@@ -212,10 +212,16 @@ def _show(args) -> int:
     return 0
 
 
-def _budget_text(t) -> str:
-    """One line of a training budget (a TrainingConfig as a dict)."""
-    limit = f"{t['train_limit']:,} train samples" if t["train_limit"] else "the whole train split"
-    test = f"{t['test_limit']:,} test samples" if t["test_limit"] else "the whole test split"
+def _budget_text(t, sizes: dict[str, int] | None = None) -> str:
+    """One line of a training budget (a TrainingConfig as a dict); with the dataset's split
+    ``sizes``, a limit above a split's size says the whole split, with its size."""
+    def subset(key: str, split: str) -> str:
+        limit, size = t[key], (sizes or {}).get(split)
+        if limit and (size is None or limit < size):
+            return f"{limit:,} {split} samples"
+        return f"the whole {split} split" + (f" ({size:,} samples)" if size is not None else "")
+
+    limit, test = subset("train_limit", "train"), subset("test_limit", "test")
     steps = f"T = {t['num_steps']}" if t["num_steps"] else "T = the model's default"
     return f"{t['epochs']:g} epochs of {limit}, batch {t['batch_size']}, lr {t['lr']:g}, {steps}, {test}"
 
