@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neuroenergy._io import atomic_path
 from neuroenergy.errors import InvalidInputError
 from neuroenergy.results.schema import (CONVENTIONS, CELL_VARIABLES, CURVE_VARIABLES, DIMS, LAYER_ROLES,
                                         MAX_RECALL_CLASSES, layer_role)
@@ -153,18 +153,8 @@ def _attr(value: Any) -> Any:
 def write_cube(cube: xr.Dataset, path: str | os.PathLike) -> Path:
     """Write ``cube`` as netCDF4/HDF5 atomically (temporary file, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    mask = os.umask(0o022)  # read by setting it; the cube gets the mode a plain open would give
-    os.umask(mask)
-    os.fchmod(fd, 0o666 & ~mask)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         cube.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
