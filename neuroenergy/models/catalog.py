@@ -31,7 +31,7 @@ from torch import nn
 
 from neuroenergy.errors import ConfigError, InvalidInputError
 from neuroenergy.registry import Registry
-from neuroenergy.spec import INPUT_KINDS, InputSpec
+from neuroenergy.spec import FAMILIES, INPUT_KINDS, InputSpec
 
 from .base import SpikingModel, count_parameters
 from .config import ENCODER_NAMES, ENCODERS_BY_KIND, ModelConfig, read_spec_file
@@ -54,7 +54,6 @@ __all__ = [
 SPEC_DIR = Path(str(resources.files("neuroenergy.models").joinpath("specs")))
 
 BuilderFn = Callable[..., nn.Module]
-FAMILIES: tuple[str, ...] = ("baseline", "energy_first")
 
 
 @dataclass(frozen=True)
