@@ -27,14 +27,14 @@ from repeats import paired_ratio
 
 from neuroenergy.protocols import load_spec, run_design
 from neuroenergy.protocols.cell import _load
-from neuroenergy.results import open_cube
+from neuroenergy.results import load_cube
 
 
 def timed_run(spec, design, out: Path, workers: int, executor: str = "local") -> tuple[float, object]:
     _load.cache_clear()  # each run reads its data itself: forked workers must not inherit loaded sets
     start = time.perf_counter()
     run_design(spec, design, out, workers=workers, progress=False, executor=executor)
-    return time.perf_counter() - start, open_cube(out)
+    return time.perf_counter() - start, load_cube(out)
 
 
 def main() -> None:

@@ -1,8 +1,12 @@
-"""What a model needs to know about its input: :class:`InputSpec`.
+"""Vocabulary shared across packages: :class:`InputSpec`, the input kinds and the
+architecture families.
 
-Shared by ``neuroenergy.data`` (``info(name).input_spec``) and
-``neuroenergy.models`` (``build(name, input_spec, num_classes)``), so neither
-depends on the other.
+``InputSpec`` (what a model needs to know about its input) is shared by
+``neuroenergy.data`` (``info(name).input_spec``) and ``neuroenergy.models``
+(``build(name, input_spec, num_classes)``), so neither depends on the other;
+:data:`FAMILIES` by ``neuroenergy.models`` (each architecture declares one) and
+``neuroenergy.stats`` (energy-first versus baseline gains), which need not
+import the models (torch) to know the names.
 """
 
 from __future__ import annotations
@@ -14,8 +18,11 @@ from neuroenergy.errors import InvalidInputError
 
 InputKind = Literal["image", "events", "signal", "audio", "tokens"]
 INPUT_KINDS: tuple[str, ...] = ("image", "events", "signal", "audio", "tokens")
+#: Architecture families: conventional ``baseline`` networks and ``energy_first`` designs
+#: (the paper's BimodalTrue and Physics-Lagrangian).
+FAMILIES: tuple[str, ...] = ("baseline", "energy_first")
 
-__all__ = ["InputSpec", "InputKind", "INPUT_KINDS"]
+__all__ = ["InputSpec", "InputKind", "INPUT_KINDS", "FAMILIES"]
 
 
 @dataclass(frozen=True)

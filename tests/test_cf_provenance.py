@@ -13,7 +13,7 @@ import xarray as xr
 
 import neuroenergy
 from neuroenergy.provenance import PACKAGES, cell_provenance, preprocessing_versions, source_tree
-from neuroenergy.results.cube import build_cube, open_cube, write_cube
+from neuroenergy.results.cube import build_cube, load_cube, write_cube
 from neuroenergy.results.schema import CELL_VARIABLES, CONVENTIONS, CURVE_VARIABLES, UNITS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,7 +29,7 @@ def _cube(tmp_path: Path) -> xr.Dataset:
     cube = build_cube([record], architectures=["mlp"], datasets=["sst2"], lams=[0.0], seeds=[0],
                       families={"mlp": "baseline"}, modalities={"sst2": "text"}, targets={"sst2": 0.7},
                       attrs={"protocol": "tiny"})
-    return open_cube(write_cube(cube, tmp_path / "cube.h5"))
+    return load_cube(write_cube(cube, tmp_path / "cube.h5"))
 
 
 def test_cube_follows_cf_rules(tmp_path: Path) -> None:

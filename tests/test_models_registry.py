@@ -29,11 +29,13 @@ from neuroenergy.models import (
     register_architecture,
 )
 from neuroenergy.models.config import ENCODERS_BY_KIND, read_spec_file
+from neuroenergy.models import specfiles
 from neuroenergy.models.mlp import MLP
+from neuroenergy.models.specfiles import builtin_spec_names, render_spec
 from neuroenergy.spec import INPUT_KINDS, InputSpec
 
-BUILTINS = ["bimodal", "cnn", "lagrangian", "lstm", "mlp", "rnn", "transformer"]
-FAMILIES = {
+#: The registry's content: checked here once; every other test enumerates list_architectures().
+BUILTIN_FAMILIES = {
     "mlp": "baseline", "cnn": "baseline", "rnn": "baseline", "lstm": "baseline",
     "transformer": "baseline", "bimodal": "energy_first", "lagrangian": "energy_first",
 }
@@ -53,15 +55,18 @@ def scratch_names():
 # --------------------------------------------------------------------------- registry
 
 
-def test_list_architectures_has_every_builtin():
-    assert set(BUILTINS) <= set(list_architectures())
-    assert list_architectures() == sorted(list_architectures())
+def test_list_architectures_is_the_builtins_with_their_families():
+    assert list_architectures() == sorted(BUILTIN_FAMILIES)
+    assert {name: models.family_of(name) for name in list_architectures()} == BUILTIN_FAMILIES
+    assert builtin_spec_names() == list_architectures()
+    assert models.FAMILIES == ("baseline", "energy_first")
 
 
-@pytest.mark.parametrize("name", BUILTINS)
+@pytest.mark.parametrize("name", list_architectures())
 def test_family_and_convention_attributes(name):
     model = build(name, IMAGE, 10, num_steps=3, target_params=5_000)
-    assert model.family == FAMILIES[name] == get_architecture(name).family
+    assert model.family == get_architecture(name).family == models.family_of(name)
+    assert model.family in models.FAMILIES
     assert model.consumes_sequence is True and model.batch_dim == 0
     assert model.arch_name == name
     assert model.num_steps == 3 and model.num_classes == 10 and model.input_spec == IMAGE
@@ -74,7 +79,7 @@ def test_unknown_name_lists_known_ones():
         build("resnet", IMAGE, 10)
     msg = str(err.value)
     assert "resnet" in msg
-    for name in BUILTINS:
+    for name in list_architectures():
         assert name in msg
 
 
@@ -127,23 +132,85 @@ def test_bad_spec_and_classes():
 # --------------------------------------------------------------------------- spec files
 
 
-@pytest.mark.parametrize("name", BUILTINS)
-def test_spec_file_mirrors_dataclass_defaults(name):
-    """The shipped TOML and the dataclass (the fallback without models/) agree."""
+@pytest.mark.parametrize("name", builtin_spec_names())
+def test_shipped_spec_file_is_the_rendered_dataclass(name):
+    """The dataclass is the one source of defaults; the shipped TOML is its rendering."""
     arch = get_architecture(name)
     path = SPEC_DIR / f"{name}.toml"
-    assert path == REPO / "neuroenergy" / "models" / "specs" / f"{name}.toml" and path.is_file()
+    assert arch.spec_file == path == REPO / "neuroenergy" / "models" / "specs" / f"{name}.toml"
+    text = path.read_text(encoding="utf-8")
+    assert text == render_spec(name), "stale spec file: run python -m neuroenergy.models.specfiles"
     data = read_spec_file(path)
-    assert data["name"] == name and data["family"] == FAMILIES[name]
-    assert len(data["description"]) > 40
-    file_cfg = default_config(arch)
     plain = arch.config_cls().validate()
-    assert file_cfg == plain
-    assert data == {"name": name, "family": FAMILIES[name], "description": data["description"], **plain.to_toml_tables()}
+    assert default_config(arch) == plain
+    assert data == {"name": name, "family": arch.family, "description": arch.description.strip(),
+                    **plain.to_toml_tables()}
+    assert len(data["description"]) > 40
+    # every key carries its doc as a comment, and every table its heading
+    for key, f in plain.field_map().items():
+        if f.metadata["section"] != "@table":
+            assert re.search(rf"^{key} = .*  # {re.escape(f.metadata['doc'])}$", text, flags=re.M), key
+    for line in text.splitlines():
+        if line.startswith("["):
+            before = text.splitlines()[text.splitlines().index(line) - 1]
+            assert before.startswith("# ") and len(before) > 12, line
     # every input kind has a default encoder that can take it
     assert set(plain.encoder) == set(INPUT_KINDS)
     for kind, enc in plain.encoder.items():
         assert enc in ENCODERS_BY_KIND[kind]
+
+
+def test_spec_file_check_command(tmp_path, monkeypatch, capsys):
+    assert specfiles.stale_spec_files() == []
+    assert specfiles.main(["--check"]) == 0
+    # a hand edit of a shipped file is caught (on a copy of the folder)
+    copy_dir = tmp_path / "specs"
+    copy_dir.mkdir()
+    for name in builtin_spec_names():
+        (copy_dir / f"{name}.toml").write_text((SPEC_DIR / f"{name}.toml").read_text())
+    edited = {n: Architecture(n, get_architecture(n).model_cls, copy_dir / f"{n}.toml")
+              for n in builtin_spec_names()}
+    (copy_dir / "mlp.toml").write_text((copy_dir / "mlp.toml").read_text().replace("beta = 0.9", "beta = 0.8"))
+    (copy_dir / "rnn.toml").unlink()
+    monkeypatch.setattr(specfiles, "SPEC_DIR", copy_dir)
+    monkeypatch.setattr(specfiles, "get_architecture", edited.__getitem__)
+    assert specfiles.stale_spec_files() == [copy_dir / "mlp.toml", copy_dir / "rnn.toml"]
+    assert specfiles.main(["--check"]) == 1
+    assert "mlp.toml differs from its config dataclass" in capsys.readouterr().err
+    assert specfiles.main([]) == 0
+    assert (copy_dir / "mlp.toml").read_text() == render_spec("mlp") and (copy_dir / "rnn.toml").is_file()
+    assert specfiles.stale_spec_files() == []
+
+
+@pytest.mark.parametrize("name", list_architectures())
+def test_rendered_defaults_build_the_default_model(name, tmp_path):
+    """build(rendered TOML) equals build(name): same config, same weights from the same seed."""
+    path = tmp_path / f"copy_of_{name}.toml"
+    path.write_text(render_spec(name))
+    arch, from_file = models.resolve_config(path)
+    assert from_file == default_config(get_architecture(name))
+    torch.manual_seed(0)
+    a = build(path, IMAGE, 10, target_params=4_000, num_steps=2)
+    torch.manual_seed(0)
+    b = build(name, IMAGE, 10, target_params=4_000, num_steps=2)
+    assert a.config == b.config
+    assert a.state_dict().keys() == b.state_dict().keys()
+    assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
+
+
+@pytest.mark.parametrize("name", list_architectures())
+def test_any_config_round_trips_through_its_toml(name, tmp_path):
+    """A changed, concrete config written with to_toml reads back equal (lists, tables, floats)."""
+    arch = get_architecture(name)
+    changed = {"num_steps": 3, "beta": 0.8125, "surrogate": "fast_sigmoid", "events_binarize": False,
+               "encoder": {"image": "latency"}, "delta_threshold": 1e-05}
+    config = models.resolve_config(name, **changed)[1].with_width(8).validate()
+    path = tmp_path / f"{name}.toml"
+    path.write_text(config.to_toml(name=name, family=arch.family, description='a """quoted""" \\ description',
+                                   header=["my copy"]))
+    data = read_spec_file(path)
+    assert data["description"] == 'a """quoted""" \\ description'
+    assert models.resolve_config(path)[1] == config and not config.needs_width()
 
 
 def test_build_from_user_copy(tmp_path):
@@ -267,7 +334,7 @@ def test_resolve_config_without_input():
 # --------------------------------------------------------------------------- auto sizes
 
 
-@pytest.mark.parametrize("name", BUILTINS)
+@pytest.mark.parametrize("name", list_architectures())
 def test_auto_width_meets_target(name):
     for target in (20_000, 100_000):
         model = build(name, IMAGE, 10, target_params=target)
@@ -319,9 +386,7 @@ def test_model_config_is_a_copy():
     copy.deepcopy(a)
 
 
-def test_family_of():
-    for name, family in FAMILIES.items():
-        assert models.family_of(name) == family
+def test_family_of_an_unknown_name():
     with pytest.raises(UnknownNameError):
         models.family_of("resnet")
 

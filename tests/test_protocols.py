@@ -14,7 +14,7 @@ from neuroenergy.errors import ConfigError, InvalidInputError, UnknownNameError
 from neuroenergy.protocols import list_protocols, load_spec
 from neuroenergy.protocols.cli import main
 from neuroenergy.protocols.executors import default_workers
-from neuroenergy.results import RunStore, open_cube
+from neuroenergy.results import RunStore, load_cube
 
 
 TINY = """
@@ -152,7 +152,7 @@ def test_smoke_protocol_end_to_end_into_a_cube(tmp_path, capsys):
         mlp = cube["energy_pj_by_layer"].sel(architecture="mlp", lam=0.0).squeeze()
         assert float(mlp.sel(layer="input layer")) > float(mlp.sel(layer="readout")) > 0
         assert float(mlp.sel(layer="recurrent")) == 0 and float(mlp.sel(layer="hidden & other")) == 0
-    same = open_cube(out)
+    same = load_cube(out)
     assert float(same["accuracy"].sum()) == pytest.approx(float(accuracy.sum()))
     # every cell record says how it ran
     for record in RunStore(out).records():
@@ -173,7 +173,7 @@ def test_diverged_cell_is_recorded_and_the_others_finish(tmp_path, capsys):
     spec = write_spec(tmp_path, lam="[0.0, 1e38]", train_limit=64)
     out = tmp_path / "run"
     assert main(["run", str(spec), "--out", str(out), "--workers", "1", "--quiet"]) == 0
-    cube = open_cube(out)
+    cube = load_cube(out)
     status = cube["status"].sel(architecture="mlp", dataset="mnist", seed=0)
     assert list(status.values) == ["ok", "diverged"]
     assert np.isnan(float(cube["accuracy"].sel(lam=1e38).squeeze()))
@@ -215,7 +215,7 @@ def test_dask_executor_gives_the_local_executor_s_cube(tmp_path, capsys):
     assert main(["run", str(spec), "--out", str(local), "--workers", "1", "--quiet"]) == 0
     assert main(["run", str(spec), "--out", str(dask), "--executor", "dask", "--workers", "2", "--quiet"]) == 0
     assert "2 cells: 2 ok; 2 run now" in capsys.readouterr().out
-    a, b = open_cube(local), open_cube(dask)
+    a, b = load_cube(local), load_cube(dask)
     assert (b["status"].values == "ok").all()
     # each of the 2 worker processes trained on its share of the cores
     threads = {json.loads(p.read_text())["torch_threads"] for p in (dask / "cells").glob("*.json")}

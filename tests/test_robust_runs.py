@@ -16,7 +16,7 @@ import torch
 
 from neuroenergy import data, models
 from neuroenergy.protocols.cli import main
-from neuroenergy.results import RunStore, open_cube
+from neuroenergy.results import RunStore, load_cube
 from neuroenergy.train import fit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -141,7 +141,7 @@ def test_a_killed_worker_loses_only_its_own_cell_which_is_retried(tmp_path):
     assert "mlp__mnist__lam0.0__seed0: its worker process died (signal 9); trying again (attempt 2 of 3)" in err
     assert "3 cells: 3 ok; 3 run now" in stdout
     assert "Traceback" not in err
-    assert (open_cube(out)["status"].values == "ok").all()
+    assert (load_cube(out)["status"].values == "ok").all()
 
 
 @pytest.mark.slow
@@ -175,7 +175,7 @@ def test_signals_stop_like_ctrl_c_with_a_cube(tmp_path, how, code, words):
     returncode, _, err = run.finish(timeout_s=60)
     assert returncode == code, err
     assert f"{words}: finished cells are saved" in err and "Traceback" not in err
-    statuses = sorted(open_cube(out)["status"].values.ravel().tolist())
+    statuses = sorted(load_cube(out)["status"].values.ravel().tolist())
     assert statuses == ["missing", "missing", "ok"]
 
 
@@ -188,7 +188,7 @@ def test_ctrl_c_on_the_dask_executor_keeps_finished_cells(tmp_path):
     os.killpg(run.process.pid, signal.SIGINT)
     returncode, _, err = run.finish(timeout_s=60)
     assert returncode == 130 and "Traceback" not in err, err
-    assert sorted(open_cube(out)["status"].values.ravel().tolist()) == ["missing", "missing", "ok"]
+    assert sorted(load_cube(out)["status"].values.ravel().tolist()) == ["missing", "missing", "ok"]
 
 
 # -- records on disk ------------------------------------------------------------------------
@@ -223,7 +223,7 @@ def test_failed_and_corrupt_records_run_again_and_files_honour_the_umask(tmp_pat
     assert len(moved) == 1 and moved[0].read_text() == "{"  # kept, not deleted
     assert (cells / f"{keys[0]}.json").read_bytes() == kept
     assert not list(cells.glob(".*.tmp"))
-    assert (open_cube(out)["status"].values == "ok").all()
+    assert (load_cube(out)["status"].values == "ok").all()
 
 
 # -- one line, exit 2, for each mistake -----------------------------------------------------
@@ -288,7 +288,7 @@ def test_a_full_disk_says_so_once_and_keeps_what_finished(tmp_path, capsys, monk
     _one_line_error(capsys, ["run", str(spec), "--out", str(out), "--workers", "1", "--quiet"],
                     "no space left on device")
     assert [p.name for p in (out / "cells").glob("*.json")] == [writes[0].name]
-    assert sorted(open_cube(out)["status"].values.ravel().tolist()) == ["missing", "ok"]
+    assert sorted(load_cube(out)["status"].values.ravel().tolist()) == ["missing", "ok"]
 
 
 # -- a cell's identity includes its config ----------------------------------------------------
@@ -302,7 +302,7 @@ def test_a_changed_config_reruns_its_cells_with_force_or_is_refused(tmp_path, ca
     assert main(["run", str(spec), "--out", str(out), "--workers", "1", "--quiet"]) == 0
     capsys.readouterr()
     design = load_spec(spec).design(None)
-    cube = open_cube(out)
+    cube = load_cube(out)
     for cell in design.cells():
         config = design.cell_config(cell)
         record = RunStore(out).read(cell.key)

@@ -1,10 +1,10 @@
 """The cache directory and the derived-array cache.
 
 Owns: where the cache lives (``NEUROENERGY_CACHE``, default
-``~/.cache/neuroenergy``), atomic writes (temp file in the same directory +
-``os.replace``, so a reader never sees half a file and concurrent writers of
-the same deterministic content cannot corrupt each other), and the arrays a
-dataset's preprocessing produces.
+``~/.cache/neuroenergy``) and the arrays a dataset's preprocessing produces.
+Every file is written with :func:`neuroenergy._io.atomic_write` (temp file in
+the same directory + ``os.replace``), so a reader never sees half a file and
+concurrent writers of the same deterministic content cannot corrupt each other.
 
 Layout under the cache directory::
 
@@ -26,20 +26,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
+
+from neuroenergy._io import atomic_write
 
 ENV_CACHE = "NEUROENERGY_CACHE"
 
 __all__ = [
     "ENV_CACHE",
     "cache_dir",
-    "atomic_write",
     "cache_key",
     "read_arrays",
     "write_arrays",
@@ -54,28 +54,6 @@ def cache_dir() -> Path:
     env = os.environ.get(ENV_CACHE)
     path = Path(env).expanduser() if env else Path.home() / ".cache" / "neuroenergy"
     return path.absolute()
-
-
-def atomic_write(path: Path, write: Callable[[IO[bytes]], Any]) -> None:
-    """Create or replace ``path`` with what ``write(file)`` writes, atomically.
-
-    The data goes to a temp file in the same directory (same file system, so
-    ``os.replace`` is an atomic rename) and is fsync'ed before the rename.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def cache_key(material: Mapping[str, Any]) -> str:

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Callable, ContextManager, Protocol
 from urllib.parse import quote, urlsplit
 
-from neuroenergy.data.cache import atomic_write
+from neuroenergy._io import atomic_write
 from neuroenergy.errors import ChecksumError, DataNotFoundError, InvalidInputError
 
 ENV_DATA = "NEUROENERGY_DATA"

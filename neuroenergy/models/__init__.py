@@ -18,7 +18,9 @@ Public API::
 Baselines: ``mlp``, ``cnn``, ``rnn`` (snn.RLeaky), ``lstm`` (snn.SLSTM),
 ``transformer`` (Spikformer-style). Energy-first: ``bimodal`` (BimodalTrue,
 neuron-glia pathways) and ``lagrangian`` (Physics-Lagrangian: kinetic,
-potential and constraint pathways). Defaults: ``neuroenergy/models/specs/<name>.toml``.
+potential and constraint pathways). Defaults: each architecture's config
+dataclass (``<name>.py``), rendered for readers into
+``neuroenergy/models/specs/<name>.toml`` (:mod:`neuroenergy.models.specfiles`).
 
 Building block: :class:`SequenceLeaky` (``neurons.py``), an ``snn.Leaky`` that
 runs all T steps in one call and one autograd node (bit-identical values);

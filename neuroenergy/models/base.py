@@ -7,8 +7,10 @@ batch at once:
   :func:`neuroenergy.energy.measure` to call ``model(inputs)`` once with the
   raw batch-first batch, and that ``B = inputs.shape[0]``;
 - ``family`` is ``"baseline"`` or ``"energy_first"``; ``arch_name`` the
-  registry name; ``num_steps`` the T actually run (settable); ``input_spec``,
-  ``num_classes``, ``encoder``, ``config`` (the resolved, concrete config);
+  registry name; ``config_cls`` its config dataclass (the defaults);
+  ``description`` a few sentences for its spec file; ``num_steps`` the T
+  actually run (settable); ``input_spec``, ``num_classes``, ``encoder``,
+  ``config`` (the resolved, concrete config);
 - ``forward(x)``: ``x [B, *input_spec.shape]`` -> encoder -> ``[T, B, ...]``
   -> network -> readout ``[T, B, num_classes]``, the **membrane potential of
   the output LIF layer at every step**. The trainer applies cross-entropy to
@@ -68,6 +70,8 @@ class SpikingModel(nn.Module):
     family: ClassVar[str] = "baseline"
     arch_name: ClassVar[str] = ""
     config_cls: ClassVar[type[ModelConfig]] = ModelConfig
+    #: what the network computes, in a few sentences (the ``description`` of its spec file)
+    description: ClassVar[str] = ""
 
     def __init__(self, input_spec: InputSpec, num_classes: int, config: ModelConfig) -> None:
         super().__init__()

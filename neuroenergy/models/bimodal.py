@@ -33,6 +33,7 @@ efficacy. Here, with the encoded input ``x_t`` flattened::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import ClassVar, NamedTuple
 
@@ -61,6 +62,7 @@ class BimodalConfig(ModelConfig):
     )
 
     WIDTH_FIELDS: ClassVar[tuple[str, ...]] = ("hidden",)
+    SECTION_DOCS: ClassVar[Mapping[str, str]] = {"glia": "slow glial pathway"}
 
     def with_width(self, width: int) -> "BimodalConfig":
         return replace(self, hidden=width)
@@ -103,6 +105,12 @@ class BimodalTrue(SpikingModel):
     family = "energy_first"
     arch_name = "bimodal"
     config_cls = BimodalConfig
+    description = (
+        "BimodalTrue (interpretation): a fast neuronal LIF pathway carries the task;\n"
+        "a slow glial pathway integrates its spikes (leaky integrator, beta_g > beta)\n"
+        "and sets a per-neuron input gain a = 2 sigmoid(W_a g), so activity is spent\n"
+        "only where it pays. See neuroenergy/models/bimodal.py for the equations."
+    )
 
     def __init__(self, input_spec, num_classes, config: BimodalConfig) -> None:
         super().__init__(input_spec, num_classes, config)

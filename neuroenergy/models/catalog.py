@@ -1,13 +1,13 @@
 """The architecture registry: ``list_architectures``, ``build``,
 ``register_architecture``, and where defaults come from.
 
-Defaults: each built-in architecture's defaults are its config dataclass's
-defaults, mirrored for readers in ``neuroenergy/models/specs/<name>.toml``,
-package data that ships in the wheel (found with :mod:`importlib.resources`).
-The file is read and wins; without it (a user-registered architecture) the
-dataclass defaults are used — the test suite checks that both agree. ``build`` also
-takes a path to a user's copy of a spec file; ``name`` in the file says
-which architecture it configures.
+Defaults: an architecture's defaults are its config dataclass's defaults
+and nothing else. For readers they are rendered, with every key's doc as a
+comment, into ``neuroenergy/models/specs/<name>.toml`` (package data that
+ships in the wheel, found with :mod:`importlib.resources`; see
+:mod:`neuroenergy.models.specfiles`, which regenerates the files and checks
+that they are current). ``build`` takes a path to a user's copy of such a
+file; ``name`` in the file says which architecture it configures.
 
 Sizes set to ``"auto"`` are solved here: one width w, tried by building
 candidate models (RNG state restored afterwards), chosen so that the
@@ -31,7 +31,7 @@ from torch import nn
 
 from neuroenergy.errors import ConfigError, InvalidInputError
 from neuroenergy.registry import Registry
-from neuroenergy.spec import INPUT_KINDS, InputSpec
+from neuroenergy.spec import FAMILIES, INPUT_KINDS, InputSpec
 
 from .base import SpikingModel, count_parameters
 from .config import ENCODER_NAMES, ENCODERS_BY_KIND, ModelConfig, read_spec_file
@@ -54,7 +54,6 @@ __all__ = [
 SPEC_DIR = Path(str(resources.files("neuroenergy.models").joinpath("specs")))
 
 BuilderFn = Callable[..., nn.Module]
-FAMILIES: tuple[str, ...] = ("baseline", "energy_first")
 
 
 @dataclass(frozen=True)
@@ -64,8 +63,9 @@ class Architecture:
     Attributes:
         name: registry name; family: ``baseline`` or ``energy_first``;
         model_cls: a :class:`SpikingModel` subclass taking
-        ``(input_spec, num_classes, config)``; spec_file: its defaults file
-        (None: dataclass defaults only); input_kinds: kinds it accepts.
+        ``(input_spec, num_classes, config)``; spec_file: where its defaults
+        are rendered for readers to copy (None: no file); input_kinds: kinds
+        it accepts.
     """
 
     name: str
@@ -83,7 +83,9 @@ class Architecture:
 
     @property
     def description(self) -> str:
-        """First line of the model's module docstring."""
+        """The model's ``description`` (a few sentences), else the first line of its module docstring."""
+        if self.model_cls.description:
+            return self.model_cls.description
         doc = (sys.modules[self.model_cls.__module__].__doc__ or "").strip()
         return doc.splitlines()[0] if doc else ""
 
@@ -145,11 +147,8 @@ def _as_path(name_or_path: str | os.PathLike) -> Path | None:
 
 
 def default_config(arch: Architecture) -> ModelConfig:
-    """The architecture's defaults: its spec file when present, else the dataclass."""
-    base = arch.config_cls().validate()
-    if arch.spec_file is not None and arch.spec_file.is_file():
-        base = _apply_file(arch, base, read_spec_file(arch.spec_file), arch.spec_file)
-    return base
+    """The architecture's defaults: its config dataclass's (the spec file is rendered from them)."""
+    return arch.config_cls().validate()
 
 
 def _apply_file(arch: Architecture, base: ModelConfig, data: Mapping[str, Any], path: Path) -> ModelConfig:

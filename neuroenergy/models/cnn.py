@@ -67,6 +67,7 @@ class CNNConfig(ModelConfig):
     stride: dict[str, int] = config_field(
         section="@table", check=per_kind_int, factory=_default_stride,
         doc="conv stride per input kind (1 with pool 2: the snnTorch tutorial's blocks)",
+        entry_docs={"audio": "strided where it cost no accuracy (FSDD, measured), 5-10x cheaper"},
     )
     pool: dict[str, int] = config_field(
         section="@table", check=per_kind_int, factory=_default_pool,
@@ -95,6 +96,11 @@ class CNN(SpikingModel):
     family = "baseline"
     arch_name = "cnn"
     config_cls = CNNConfig
+    description = (
+        "Convolutional SNN: [Conv (strided) -> MaxPool -> LIF] blocks (Conv2d for images and\n"
+        "event frames, Conv1d over L for signals, audio features and token\n"
+        "embeddings), adaptive max-pool, Linear -> LIF readout (snnTorch tutorial 6)."
+    )
 
     def __init__(self, input_spec, num_classes, config: CNNConfig) -> None:
         super().__init__(input_spec, num_classes, config)

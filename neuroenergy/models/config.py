@@ -3,8 +3,14 @@
 Owns: :class:`ModelConfig` (the fields every architecture shares: time steps,
 parameter budget, neuron, encoders) with one subclass per architecture that
 adds its sizes; the checks that turn a bad value into a
-:class:`~neuroenergy.errors.ConfigError` naming the key; reading a spec file
+:class:`~neuroenergy.errors.ConfigError` naming the key; writing a config as
+a commented spec file (:meth:`ModelConfig.to_toml`) and reading one
 (``neuroenergy/models/specs/<name>.toml`` or a user's copy of one).
+
+The dataclasses are the one place where defaults live. Each field carries its
+default, its check, its doc (the comment beside the key in a spec file) and
+its table; the shipped spec files are rendered from them
+(:mod:`neuroenergy.models.specfiles`), never edited by hand.
 
 A config is flat: every field is one override key of
 ``neuroenergy.models.build(name, spec, k, **overrides)``. The TOML file groups
@@ -17,8 +23,9 @@ the same keys into tables only for the reader: ``[sizes]``, ``[neuron]``,
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -187,13 +194,16 @@ def config_field(
     check: Check,
     doc: str,
     factory: Callable[[], Any] | None = None,
+    entry_docs: Mapping[str, str] | None = None,
 ) -> Any:
     """A config dataclass field with its TOML table (``section``), check and doc.
 
     ``section=None`` puts the key at the top level of the spec file;
-    ``section="@table"`` writes the field itself as a table named after it.
+    ``section="@table"`` writes the field itself as a table named after it
+    (``doc`` is then the comment above the table, and ``entry_docs`` may add a
+    comment to single entries, e.g. why one input kind differs).
     """
-    meta = {"section": section, "check": check, "doc": doc}
+    meta = {"section": section, "check": check, "doc": doc, "entry_docs": dict(entry_docs or {})}
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -247,7 +257,7 @@ class ModelConfig:
     # --- encoders ---
     encoder: dict[str, str] = config_field(
         section="@table", check=encoder_table, factory=_default_encoders,
-        doc="default encoder per input kind",
+        doc="default encoder per input kind (override with build(..., encoder=\"name\"))",
     )
     rate_gain: float = config_field(
         1.0, section="encoding", check=positive_float,
@@ -271,6 +281,14 @@ class ModelConfig:
 
     #: fields that may be "auto" and are solved together from one width w
     WIDTH_FIELDS: ClassVar[tuple[str, ...]] = ()
+    #: the comment above each table of the spec file; a subclass adds its own
+    #: tables' comments (looked up along the class hierarchy)
+    SECTION_DOCS: ClassVar[Mapping[str, str]] = {
+        "sizes": 'layer sizes; "auto" = solved at build time so the network has ~target_params '
+                 "parameters on the given input",
+        "neuron": "every LIF neuron of the network (snnTorch Leaky family, surrogate gradients)",
+        "encoding": "encoder parameters",
+    }
 
     # ------------------------------------------------------------------
     @classmethod
@@ -343,6 +361,71 @@ class ModelConfig:
         return out
 
     @classmethod
+    def section_doc(cls, section: str) -> str:
+        """The comment above table ``section`` ("" when no class in the hierarchy gives one)."""
+        for klass in cls.__mro__:
+            doc = vars(klass).get("SECTION_DOCS", {}).get(section)
+            if doc:
+                return doc
+        return ""
+
+    @classmethod
+    def toml_layout(cls) -> tuple[list[str], list[tuple[str, list[str]]]]:
+        """(top-level keys, [(table, its keys)]) in the order a spec file shows them.
+
+        Top-level keys in declaration order; then the architecture's own tables
+        (those of fields a subclass declares), then the shared ones, each where
+        its first field is declared. A ``"@table"`` field is a table of its own.
+        """
+        shared = {f.name for f in dataclasses.fields(ModelConfig)}
+        fields = dataclasses.fields(cls)
+        ordered = [f for f in fields if f.name not in shared] + [f for f in fields if f.name in shared]
+        top = [f.name for f in fields if f.metadata["section"] is None]
+        tables: dict[str, list[str]] = {}
+        for f in ordered:
+            section = f.metadata["section"]
+            if section == "@table":
+                tables[f.name] = []
+            elif section is not None:
+                tables.setdefault(section, []).append(f.name)
+        return top, list(tables.items())
+
+    def to_toml(self, *, name: str, family: str, description: str = "",
+                header: Sequence[str] = ()) -> str:
+        """This config as a spec file: every key with its doc as a comment, grouped in tables.
+
+        ``build(path, ...)`` on the written file gives this config back
+        (``name`` and ``family`` say which architecture it configures;
+        ``header`` lines become the comment at the top, ``description`` is
+        written with its own line breaks).
+        """
+        fmap = self.field_map()
+        lines = [f"# {line}".rstrip() for line in header]
+        if lines:
+            lines.append("")
+        lines += [f"name = {_toml_value(name)}", f"family = {_toml_value(family)}"]
+        if description:
+            escaped = description.strip().replace("\\", "\\\\").replace('"""', '""\\"')
+            lines.append(f'description = """\n{escaped}"""')
+        top, tables = self.toml_layout()
+        lines.append("")
+        lines += [_toml_line(key, getattr(self, key), fmap[key].metadata["doc"]) for key in top]
+        for table, keys in tables:
+            lines.append("")
+            if keys:  # a table of several fields
+                doc = self.section_doc(table)
+                entries = [_toml_line(key, getattr(self, key), fmap[key].metadata["doc"]) for key in keys]
+            else:  # a "@table" field: its entries are the table
+                meta = fmap[table].metadata
+                doc = meta["doc"]
+                entries = [_toml_line(str(k), v, meta["entry_docs"].get(k, ""))
+                           for k, v in getattr(self, table).items()]
+            if doc:
+                lines.append(f"# {doc}")
+            lines += [f"[{table}]", *entries]
+        return "\n".join(lines) + "\n"
+
+    @classmethod
     def flatten_tables(cls, data: Mapping[str, Any], *, source: str) -> dict[str, Any]:
         """Spec-file layout -> flat {key: value}; a key in the wrong table is an error."""
         fmap = cls.field_map()
@@ -371,6 +454,33 @@ class ModelConfig:
                     f"{', '.join(list(META_KEYS) + top + sorted(sections))}"
                 )
         return flat
+
+
+def _toml_value(value: Any) -> str:
+    """One TOML value (a scalar or a list of scalars)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ("nan" if math.isnan(value) else
+                                                         ("inf" if value > 0 else "-inf"))
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise ConfigError(f"cannot write {value!r} ({type(value).__name__}) as a TOML value")
+
+
+#: Column where the comment beside a key starts in a spec file.
+_COMMENT_COLUMN = 26
+
+
+def _toml_line(key: str, value: Any, doc: str) -> str:
+    assignment = f"{key} = {_toml_value(value)}"
+    if not doc:
+        return assignment
+    return f"{assignment:<{_COMMENT_COLUMN - 2}}  # {doc}"
 
 
 def read_spec_file(path: str | Path) -> dict[str, Any]:

@@ -36,6 +36,7 @@ K = max(1, round(kinetic_ratio * H)).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import ClassVar, NamedTuple
 
@@ -78,6 +79,8 @@ class LagrangianConfig(ModelConfig):
     )
 
     WIDTH_FIELDS: ClassVar[tuple[str, ...]] = ("hidden",)
+    SECTION_DOCS: ClassVar[Mapping[str, str]] = {
+        "action": "kinetic (T) and constraint (C) pathways of the discrete action"}
 
     def with_width(self, width: int) -> "LagrangianConfig":
         return replace(self, hidden=width)
@@ -126,6 +129,14 @@ class PhysicsLagrangian(SpikingModel):
     family = "energy_first"
     arch_name = "lagrangian"
     config_cls = LagrangianConfig
+    description = (
+        "Physics-Lagrangian (interpretation): the forward pass carries a discrete\n"
+        "action S = sum_t (T_t + C_t - V_t) with kinetic T_t = 1/2 ||M (s_{t-1} -\n"
+        "s_{t-2})||^2, constraint C_t = ||relu(r_t - rho)||^2 (firing-rate budget)\n"
+        "and potential V_t = <s_t, W_in x_t>; the LIF input is the generalised force\n"
+        "I_t - F k_t - softplus(mu) c_t. T and C pass through EnergyTaps, so they are\n"
+        "part of E(theta, x). See neuroenergy/models/lagrangian.py."
+    )
     #: softplus(mu) scales each neuron's constraint rate: element-wise, no synaptic operations.
     elementwise_parameters = ("mu",)
 

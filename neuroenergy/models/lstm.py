@@ -55,6 +55,11 @@ class LSTM(SpikingModel):
     family = "baseline"
     arch_name = "lstm"
     config_cls = LSTMConfig
+    description = (
+        "Spiking LSTM: Linear -> LIF input spikes, snn.SLSTM (LSTM cell whose output\n"
+        "h = o tanh(c), in (-1, 1), is thresholded into spikes at cell_threshold),\n"
+        "Linear -> LIF readout."
+    )
 
     def __init__(self, input_spec, num_classes, config: LSTMConfig) -> None:
         super().__init__(input_spec, num_classes, config)

@@ -49,6 +49,10 @@ class MLP(SpikingModel):
     family = "baseline"
     arch_name = "mlp"
     config_cls = MLPConfig
+    description = (
+        "Feed-forward LIF network: Linear -> LIF per hidden layer, then a Linear ->\n"
+        "LIF readout whose membrane is the output (snnTorch tutorial 5)."
+    )
 
     def __init__(self, input_spec, num_classes, config: MLPConfig) -> None:
         super().__init__(input_spec, num_classes, config)

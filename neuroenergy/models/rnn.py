@@ -46,6 +46,10 @@ class RNN(SpikingModel):
     family = "baseline"
     arch_name = "rnn"
     config_cls = RNNConfig
+    description = (
+        "Recurrent LIF network: Linear input projection, then snn.RLeaky with\n"
+        "all-to-all recurrent weights, Linear -> LIF readout."
+    )
 
     def __init__(self, input_spec, num_classes, config: RNNConfig) -> None:
         super().__init__(input_spec, num_classes, config)

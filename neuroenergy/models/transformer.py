@@ -157,6 +157,13 @@ class SpikingTransformer(SpikingModel):
     family = "baseline"
     arch_name = "transformer"
     config_cls = TransformerConfig
+    description = (
+        "Spikformer-style spiking self-attention on a residual stream of currents\n"
+        "(Spike-driven Transformer): patch convolution + position current, blocks of\n"
+        "spiking Q/K/V attention Q (K^T V) without softmax and a spiking MLP, every\n"
+        "Linear reading spikes; LayerNorm instead of BatchNorm; Linear -> LIF readout\n"
+        "of all token spikes."
+    )
     #: the positional embedding is added to the token currents: element-wise, no synaptic operations.
     elementwise_parameters = ("pos",)
 

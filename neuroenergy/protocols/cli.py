@@ -287,15 +287,15 @@ def _not_a_run(path) -> NeuroEnergyError:
 
 def _stats(args) -> int:
     from neuroenergy import stats
-    from neuroenergy.results.cube import open_cube
+    from neuroenergy.results.cube import load_cube
 
-    print(stats.format_tables(open_cube(args.out)))
+    print(stats.format_tables(load_cube(args.out)))
     return 0
 
 
 def _report(args) -> int:
     from neuroenergy import stats
-    from neuroenergy.results.cube import open_cube
+    from neuroenergy.results.cube import load_cube
 
     sources = [Path(p) for p in args.out]
     first = sources[0]
@@ -304,7 +304,7 @@ def _report(args) -> int:
         from neuroenergy.errors import InvalidInputError
 
         raise InvalidInputError(f"--to {target} is a file; the report needs a directory")
-    path = stats.write_report([open_cube(source) for source in sources], target)
+    path = stats.write_report([load_cube(source) for source in sources], target)
     print(f"report written: {path}")
     return 0
 

@@ -18,7 +18,7 @@ Schema (documented for users in ``protocols/README.md``)::
     batch_size = 128
     lr = 1e-3
     optimizer = "adam"                 # adam | adamw | sgd
-    num_steps = 10                     # time steps T
+    num_steps = 10                     # time steps T (unset: the model's own num_steps)
     num_evals = 10                     # learning-curve evaluations
     eval_size = 1000                   # held-out subset for the curve
     train_limit = 0                    # stratified subset of the train split (0 = all)

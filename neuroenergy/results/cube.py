@@ -1,16 +1,16 @@
 """Result cubes: run records -> ``xarray.Dataset`` -> netCDF4/HDF5 file.
 
 The cube spans every cell of the design; cells without a finished record
-are ``missing``, so nothing is ever silently absent. It opens with
-``neuroenergy.results.open_cube(path)`` or plain ``xr.open_dataset(path)``
-(any netCDF4/HDF5 engine: ``netcdf4`` or ``h5netcdf``).
+are ``missing``, so nothing is ever silently absent. It is read with
+``neuroenergy.results.load_cube(path)`` (eager) or plain
+``xr.open_dataset(path)`` (lazy; any netCDF4/HDF5 engine, ``netcdf4`` or ``h5netcdf``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neuroenergy._io import atomic_path
 from neuroenergy.errors import InvalidInputError
 from neuroenergy.results.schema import (CONVENTIONS, CELL_VARIABLES, CURVE_VARIABLES, DIMS, LAYER_ROLES,
                                         MAX_RECALL_CLASSES, layer_role)
 
-__all__ = ["build_cube", "write_cube", "open_cube", "NETCDF_ENGINE"]
+__all__ = ["build_cube", "write_cube", "load_cube", "open_cube", "NETCDF_ENGINE"]
 
 #: The xarray engine that writes and reads cubes. The netCDF-C library writes the
 #: same netCDF4/HDF5 file as h5netcdf (read back identical by either engine) about
@@ -163,31 +164,37 @@ def _attr(value: Any) -> Any:
 def write_cube(cube: xr.Dataset, path: str | os.PathLike) -> Path:
     """Write ``cube`` as netCDF4/HDF5 atomically (temporary file, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    mask = os.umask(0o022)  # read by setting it; the cube gets the mode a plain open would give
-    os.umask(mask)
-    os.fchmod(fd, 0o666 & ~mask)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         cube.to_netcdf(tmp, engine=NETCDF_ENGINE, format="NETCDF4")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
-def open_cube(path: str | os.PathLike) -> xr.Dataset:
-    """Open a cube file (or the ``cube.h5`` inside a run directory), loaded into memory."""
+def load_cube(path: str | os.PathLike) -> xr.Dataset:
+    """Read a cube file (or the ``cube.h5`` inside a run directory) into memory; the file is closed.
+
+    Eager, as the name says: every variable is loaded, so no HDF5 handle stays
+    open to lock the file against the runner rewriting it. For lazy access
+    use plain ``xr.open_dataset(path)``.
+
+    Raises:
+        InvalidInputError: no file there, or one that is not readable as netCDF4/HDF5.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / "cube.h5"
-    if not path.exists():
-        raise InvalidInputError(f"no result cube at {path}; run a protocol first (python -m neuroenergy.protocols run ...)")
+    if not path.is_file():
+        raise InvalidInputError(f"no result cube file at {path}; pass a cube file or a run directory "
+                                "holding cube.h5 (python -m neuroenergy.protocols run ... writes one)")
     try:
         with xr.open_dataset(path, engine=NETCDF_ENGINE) as ds:
             return ds.load()
     except (OSError, ValueError, KeyError) as error:  # truncated, zero bytes, flipped bytes, not HDF5
         raise InvalidInputError(f"{path} is not a readable result cube ({type(error).__name__}: {error}); "
                                 "re-run the protocol to write it again") from None
+
+
+def open_cube(path: str | os.PathLike) -> xr.Dataset:
+    """Deprecated name of :func:`load_cube` (it always loaded eagerly; ``open_`` suggested lazy)."""
+    warnings.warn("neuroenergy.results.open_cube is deprecated; use neuroenergy.results.load_cube "
+                  "(same behaviour: it loads the cube into memory)", DeprecationWarning, stacklevel=2)
+    return load_cube(path)

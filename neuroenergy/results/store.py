@@ -7,7 +7,8 @@ Layout of an output directory::
     <out>/cube.h5          the result cube assembled from the records
     <out>/.lock            held by the running driver (one writer at a time)
 
-A record is written with write-to-temporary + ``os.replace``, so a crash or
+A record is written with :func:`neuroenergy._io.atomic_write_text`
+(write-to-temporary + ``os.replace``), so a crash or
 ``kill -9`` at any moment leaves either the whole record or none of it; the
 temporaries such a kill leaves behind (``.*.tmp``) are removed by the next
 run (:meth:`RunStore.remove_stale_temporaries`). Files get the permissions
@@ -25,11 +26,11 @@ import fcntl
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from neuroenergy._io import TEMPORARY_SUFFIX, atomic_write_text
 from neuroenergy.errors import ConfigError, NeuroEnergyError
 
 __all__ = ["RunStore", "atomic_write_text", "cell_key", "StoreLockedError", "FINISHED_STATUSES"]
@@ -37,9 +38,6 @@ __all__ = ["RunStore", "atomic_write_text", "cell_key", "StoreLockedError", "FIN
 #: Record statuses that are final: a resumed run keeps them. A ``failed``
 #: record is not final: its cell runs again on the next run.
 FINISHED_STATUSES = ("ok", "diverged")
-
-#: Suffix of the temporary files of :func:`atomic_write_text`.
-TEMPORARY_SUFFIX = ".tmp"
 
 
 class StoreLockedError(NeuroEnergyError, RuntimeError):
@@ -49,33 +47,6 @@ class StoreLockedError(NeuroEnergyError, RuntimeError):
 def cell_key(architecture: str, dataset: str, lam: float, seed: int) -> str:
     """File-name-safe identifier of a cell, e.g. ``mlp__mnist__lam0.0001__seed3``."""
     return f"{architecture}__{dataset}__lam{float(lam)!r}__seed{int(seed)}"
-
-
-def _umask() -> int:
-    """The process's umask (``os.umask`` can only be read by setting it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new file, never a part.
-
-    The file gets mode ``0o666 & ~umask``, as a plain ``open`` would give it
-    (``mkstemp`` alone makes it private to the owner).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _jsonable(value: Any) -> Any:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 from typing import Iterable, Sequence, Union
 
 import numpy as np
@@ -18,6 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from neuroenergy.errors import InvalidInputError
+from neuroenergy.results.cube import load_cube
 from neuroenergy.results.schema import DIMS
 
 __all__ = [
@@ -64,10 +64,12 @@ class DroppedCellsWarning(StatsWarning):
 
 
 def as_cube(cube: CubeLike) -> xr.Dataset:
-    """Return ``cube`` as an ``xarray.Dataset``, opening it if it is a path.
+    """Return ``cube`` as an ``xarray.Dataset``, loading it (:func:`~neuroenergy.results.load_cube`)
+    if it is a path.
 
     Args:
-        cube: a result cube, or the path of one saved as netCDF4/HDF5.
+        cube: a result cube, or the path of one saved as netCDF4/HDF5 (or
+            of the run directory holding it).
 
     Raises:
         InvalidInputError: the path does not exist or is not a cube, or the
@@ -76,17 +78,7 @@ def as_cube(cube: CubeLike) -> xr.Dataset:
     if isinstance(cube, xr.Dataset):
         ds = cube
     elif isinstance(cube, (str, os.PathLike)):
-        path = Path(cube)
-        if not path.is_file():
-            raise InvalidInputError(f"no result cube file at {path}; pass the path of the cube "
-                                    f"(netCDF4/HDF5) that the protocol runner wrote")
-        try:
-            # Load and close: the statistics read every value anyway, and an open
-            # HDF5 handle would keep the file locked for the runner.
-            with xr.open_dataset(path, engine="h5netcdf") as opened:
-                ds = opened.load()
-        except (OSError, ValueError) as exc:
-            raise InvalidInputError(f"{path} is not a readable result cube (netCDF4/HDF5): {exc}") from exc
+        ds = load_cube(cube)
     else:
         raise InvalidInputError(f"cube must be an xarray.Dataset or a path, not {type(cube).__name__}")
     missing = [dim for dim in DIMS if dim not in ds.dims]

@@ -54,6 +54,7 @@ import pandas as pd
 
 from neuroenergy.errors import InvalidInputError
 from neuroenergy.results.schema import DIMS
+from neuroenergy.spec import FAMILIES
 from neuroenergy.stats._cube import (CubeLike, StatsWarning, as_cube, as_strings, cell_frame, resolve_lam,
                                      split_ok, warn_dropped)
 from neuroenergy.stats.compare import _check_confidence
@@ -69,8 +70,6 @@ EFFICIENCY_METRICS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "train_energy_to_target_pj": ("pJ", "curve_train_energy_pj"),
     "train_time_to_target_s": ("s", "curve_train_time_s"),
 })
-
-FAMILIES = ("energy_first", "baseline")
 
 #: How :func:`efficiency` forms the gains; the first is the default.
 METHODS = ("matched", "pooled")

@@ -20,6 +20,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import LogLocator, NullLocator
 
+from neuroenergy._io import atomic_path
 from neuroenergy.stats.paper import ACCURACY_CLAIM_MAX_PP, EFFICIENCY_GAIN_RANGE, PAPER_ENERGY_REDUCTION
 
 __all__ = ["interaction_figure", "sweep_figure", "efficiency_figure", "energy_figure", "DPI"]
@@ -42,7 +43,8 @@ def _label(architecture: str, family: str) -> str:
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    fig.savefig(path, dpi=DPI)
+    with atomic_path(path) as tmp:  # the temporary's name ends in .tmp: say the format
+        fig.savefig(tmp, dpi=DPI, format=Path(path).suffix.lstrip(".") or "png")
     return path
 
 
