@@ -29,7 +29,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 from types import MappingProxyType
+from typing import Any
 
 __all__ = ["Metric", "REDUCTIONS", "UDUNITS", "SOURCES", "LAYER_METRICS", "CELL_METRICS", "CURVE_METRICS",
            "ENERGY_BY_ROLE", "PER_CLASS_RECALL", "CURVE_PREFIX", "curve_key", "require_declared"]
@@ -98,6 +100,14 @@ class Metric:
             if root not in SOURCES or not path:
                 raise ValueError(f"metric {self.name}: source {self.source!r} is not '<root>.<attribute>' "
                                  f"with a root of {', '.join(SOURCES)}")
+
+    def read(self, roots: Mapping[str, Any]) -> Any:
+        """The value at ``source`` under ``roots`` (objects keyed by the :data:`SOURCES` names);
+        None when its root is None (a run that did not finish has no report)."""
+        if self.source is None:
+            raise ValueError(f"metric {self.name} has no source to read; the code that sets it writes it")
+        root, _, path = self.source.partition(".")
+        return None if roots[root] is None else attrgetter(path)(roots[root])
 
     @property
     def shown_units(self) -> str:
