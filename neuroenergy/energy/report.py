@@ -132,18 +132,20 @@ class LayerEnergy:
         return row
 
 
-def _check_declarations() -> None:
-    """Every numeric field of ``LayerEnergy`` is a declared ``sum`` metric, every property a
-    ``derived`` one, and the other way round (raised at import, naming what is missing)."""
-    numeric = {f.name for f in fields(LayerEnergy) if f.type == "float"}
-    properties = {name for name, value in vars(LayerEnergy).items() if isinstance(value, property)}
+def _check_declarations(row_type: type = LayerEnergy) -> None:
+    """Every numeric field of ``row_type`` is a declared ``sum`` metric, every property a
+    ``derived`` one, and the other way round (run at import: a count added without its
+    declaration would leave the totals, the units and the record without it)."""
+    numeric = {f.name for f in fields(row_type) if f.type == "float"}
+    properties = {name for klass in row_type.__mro__ for name, value in vars(klass).items()
+                  if isinstance(value, property)}
     for what, have, declared in (("field", numeric, set(SUMMED)), ("property", properties, set(DERIVED))):
         if have - declared:
-            raise TypeError(f"LayerEnergy {what}(s) {', '.join(sorted(have - declared))} not declared in "
-                            "neuroenergy.metrics.LAYER_METRICS; declare each there (units, long_name, reduce)")
+            raise TypeError(f"{row_type.__name__} {what}(s) {', '.join(sorted(have - declared))} not declared "
+                            "in neuroenergy.metrics.LAYER_METRICS; declare each there (units, long_name, reduce)")
         if declared - have:
             raise TypeError(f"neuroenergy.metrics.LAYER_METRICS declares {', '.join(sorted(declared - have))} "
-                            f"but LayerEnergy has no such {what}")
+                            f"but {row_type.__name__} has no such {what}")
 
 
 _check_declarations()
