@@ -13,6 +13,9 @@ Three registries, one per place a metric lives:
   (over ``eval`` as well); the cell record keeps them under ``curve`` without
   the ``curve_`` prefix.
 
+and the two cube metrics over an extra dimension, :data:`ENERGY_BY_ROLE`
+(``layer``) and :data:`PER_CLASS_RECALL` (``class``).
+
 What derives from these declarations: ``energy.UNITS``, the report's totals
 row, ``measure``'s per-sample rows (a tally field named like a layer metric is
 that metric's running sum), the cell record's metrics and curves,
@@ -21,8 +24,9 @@ variable's ``units`` and ``long_name``), and the units the statistics print.
 Adding a metric: declare it here, then write the code that computes it (a
 ``LayerEnergy`` field and its count, or a ``source`` the record reads).
 
-This module imports nothing from the rest of the package, so every part of it
-(``energy`` included) can read it.
+This module imports nothing from the rest of the package but its exception
+family (``neuroenergy.errors``, itself import-free), so every part of it,
+``energy`` included, can read it.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from dataclasses import dataclass
 from operator import attrgetter
 from types import MappingProxyType
 from typing import Any
+
+from neuroenergy.errors import UnknownNameError
 
 __all__ = ["Metric", "REDUCTIONS", "UDUNITS", "SOURCES", "LAYER_METRICS", "CELL_METRICS", "CURVE_METRICS",
            "ENERGY_BY_ROLE", "PER_CLASS_RECALL", "CURVE_PREFIX", "curve_key", "require_declared"]
@@ -297,8 +303,6 @@ def require_declared(names: Iterable[str], registry: Mapping[str, Metric], where
     """
     missing = [name for name in names if name not in registry]
     if missing:
-        from neuroenergy.errors import UnknownNameError  # a leaf too; imported here to keep this one import-free
-
         raise UnknownNameError(
             f"{where}: {', '.join(repr(n) for n in missing)} not declared in neuroenergy.metrics; "
             "declare each there (name, units, long_name, reduce) before writing it")

@@ -40,6 +40,10 @@ MODEL_COUNTS = ("op_macs", "op_acs", "addr_acs", "addr_macs", "read_in_bytes", "
 class LayerEnergy:
     """Counts for one layer (or the total), per sample, summed over time.
 
+    Each numeric field and property is declared in
+    ``neuroenergy.metrics.LAYER_METRICS`` (units, long name, whether the total
+    sums it); a field without a declaration is refused at import.
+
     Attributes:
         name: module path in the model (``"total"`` for the totals row).
         kind: ``synapse`` (Linear/Conv/RNN cell), ``neuron`` (snnTorch
