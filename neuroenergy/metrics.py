@@ -107,13 +107,16 @@ class Metric:
                 raise ValueError(f"metric {self.name}: source {self.source!r} is not '<root>.<attribute>' "
                                  f"with a root of {', '.join(SOURCES)}")
 
+    @property
+    def root(self) -> str | None:
+        """The :data:`SOURCES` name ``source`` starts from (None without a source)."""
+        return None if self.source is None else self.source.partition(".")[0]
+
     def read(self, roots: Mapping[str, Any]) -> Any:
-        """The value at ``source`` under ``roots`` (objects keyed by the :data:`SOURCES` names);
-        None when its root is None (a run that did not finish has no report)."""
+        """The value at ``source`` under ``roots`` (objects keyed by the :data:`SOURCES` names)."""
         if self.source is None:
             raise ValueError(f"metric {self.name} has no source to read; the code that sets it writes it")
-        root, _, path = self.source.partition(".")
-        return None if roots[root] is None else attrgetter(path)(roots[root])
+        return attrgetter(self.source.partition(".")[2])(roots[self.root])
 
     @property
     def shown_units(self) -> str:

@@ -110,7 +110,7 @@ def test_a_new_declaration_with_a_source_reaches_the_record(monkeypatch) -> None
         test_energy=3.0, test_report=None, train_synops=10.0, train_energy_pj=46.0, train_time_s=0.1,
         wall_time_s=0.2, num_parameters=100, readout="mean")
     samples = Metric("train_samples_seen", "1", "training samples seen", "run", "result.samples")
-    monkeypatch.setattr(metrics, "CELL_METRICS", {**CELL_METRICS, samples.name: samples})
+    monkeypatch.setattr(cell, "CELL_METRICS", {**CELL_METRICS, samples.name: samples})
     values = cell._metrics(result, 0.4)
     assert values["train_samples_seen"] == 128
     # without a report the report's metrics are left out (NaN in the cube), not written as None

@@ -20,6 +20,8 @@ from typing import Any
 
 import torch
 
+from neuroenergy.metrics import CELL_METRICS, CURVE_METRICS, CURVE_PREFIX, curve_key, require_declared
+
 __all__ = ["run_cell", "config_hash", "canonical_config", "record_matches_config"]
 
 
@@ -130,18 +132,14 @@ def _metrics(result, target: float) -> dict[str, float]:
     """The record's metrics that ``CELL_METRICS`` gives a ``source``: read from the run
     (``result``), its test report and the curve point where it reached ``target``;
     the ones a missing report or an unreached target cannot give are left out (NaN in the cube)."""
-    from neuroenergy.metrics import CELL_METRICS
-
     reached = result.efficiency(target) if not math.isnan(target) else None
     roots = {"result": result, "report": result.test_report, "to_target": reached}
-    values = {metric.name: metric.read(roots) for metric in CELL_METRICS.values() if metric.source is not None}
-    return {name: value for name, value in values.items() if value is not None}
+    return {metric.name: metric.read(roots) for metric in CELL_METRICS.values()
+            if metric.source is not None and roots[metric.root] is not None}
 
 
 def _curve(result) -> dict[str, list]:
     """The learning curve as the record keeps it: one list per ``CURVE_METRICS`` entry."""
-    from neuroenergy.metrics import CURVE_METRICS, curve_key
-
     return {curve_key(metric): [metric.read({"point": point}) for point in result.curve]
             for metric in CURVE_METRICS.values()}
 
@@ -149,7 +147,5 @@ def _curve(result) -> dict[str, list]:
 def _check_declared(record: dict[str, Any]) -> None:
     """A metric or curve the declarations do not know would be dropped from the cube
     without a word; refuse to write it instead."""
-    from neuroenergy.metrics import CELL_METRICS, CURVE_METRICS, CURVE_PREFIX, require_declared
-
     require_declared(record["metrics"], CELL_METRICS, "a cell record's metrics")
     require_declared([CURVE_PREFIX + key for key in record["curve"]], CURVE_METRICS, "a cell record's curve")
