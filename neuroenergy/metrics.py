@@ -293,6 +293,7 @@ PER_CLASS_RECALL = Metric("per_class_recall", "1",
                           "test recall of each class, fraction (class index as the dataset's labels; NaN beyond "
                           "its classes)", "split")
 
+
 def curve_key(metric: Metric) -> str:
     """The key of a curve metric in a cell record's ``curve`` (its name without ``curve_``)."""
     return metric.name[len(CURVE_PREFIX):]
