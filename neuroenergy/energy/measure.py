@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import torch
 from torch import nn
@@ -27,7 +27,7 @@ from neuroenergy.energy.modules import (
     uncounted_modules,
 )
 from neuroenergy.energy.lemaire import LayerShape
-from neuroenergy.energy.report import EnergyReport, LayerEnergy
+from neuroenergy.energy.report import SUMMED, EnergyReport, LayerEnergy
 from neuroenergy.errors import InvalidInputError, NothingToMeasureError
 
 __all__ = ["measure", "split_batch", "OperationCounter"]
@@ -35,25 +35,36 @@ __all__ = ["measure", "split_batch", "OperationCounter"]
 
 @dataclass
 class _Tally:
-    """Running sums of one module over the whole batch (not yet per sample)."""
+    """Running sums of one module over the whole batch (not yet per sample).
 
-    dense: int = 0
-    macs: int = 0
-    acs: int = 0
+    A field named like a ``LayerEnergy`` count (a ``sum`` metric of
+    ``neuroenergy.metrics.LAYER_METRICS``) is that count's running sum: the
+    report divides it by the number of samples. The others are bookkeeping.
+    """
+
+    dense_synops: int = 0
+    effective_macs: int = 0
+    effective_acs: int = 0
     spikes: int = 0
     outputs: int = 0
-    nonzero: int = 0
+    nonzero_outputs: int = 0
     membrane_updates: int = 0
-    squared: float = 0.0
-    calls: int = 0
     # Raw activity the memory-aware models price (see neuroenergy.energy.lemaire).
     spike_inputs: int = 0
     analog_inputs: int = 0
     analog_outputs: int = 0
     analog_rows: int = 0
     synapse_outputs: int = 0
+    # Bookkeeping: squared outputs (activation energy once a tap's weight is applied),
+    # calls seen, and the last call's per-sample input and output sizes.
+    squared: float = 0.0
+    calls: int = 0
     sample_in: int = 0
     sample_out: int = 0
+
+
+#: The tally fields that are per-layer counts, divided by the number of samples in a report.
+_COUNTED: tuple[str, ...] = tuple(f.name for f in fields(_Tally) if f.name in SUMMED)
 
 
 def split_batch(batch) -> torch.Tensor:
@@ -264,7 +275,8 @@ class OperationCounter:
     @property
     def synops_total(self) -> tuple[int, int]:
         """(effective MACs, effective ACs) summed over everything counted so far."""
-        return (sum(t.macs for t in self.tallies.values()), sum(t.acs for t in self.tallies.values()))
+        return (sum(t.effective_macs for t in self.tallies.values()),
+                sum(t.effective_acs for t in self.tallies.values()))
 
     @property
     def energy_pj_total(self) -> float:
@@ -289,7 +301,7 @@ class OperationCounter:
         updates and surrogate-gradient element-wise products are not included.
         All samples, not per sample.
         """
-        operations = sum(tally.macs + tally.acs for name, module, kind in self.counted
+        operations = sum(tally.effective_macs + tally.effective_acs for name, module, kind in self.counted
                          if kind == "synapse" and any(p.requires_grad for p in module.parameters())
                          for tally in (self.tallies[name],))
         return BACKWARD_FACTOR * operations * self.costs.e_mac_pj
@@ -304,23 +316,14 @@ class OperationCounter:
             tally = self.tallies[name]
             if tally.calls == 0:
                 continue
+            counts = {key: getattr(tally, key) / num_samples for key in _COUNTED}
+            if kind not in ("neuron", "activation"):
+                # outputs of their own are a neuron's or an activation's; a tap passes its input on
+                counts.update(outputs=0.0, nonzero_outputs=0.0)
             weight = module.weight if kind == "tap" else 1.0
-            has_outputs = kind in ("neuron", "activation")
             row = LayerEnergy(
-                name=name, kind=kind, module_type=type(module).__name__,
-                dense_synops=tally.dense / num_samples,
-                effective_macs=tally.macs / num_samples,
-                effective_acs=tally.acs / num_samples,
-                spikes=tally.spikes / num_samples,
-                outputs=tally.outputs / num_samples if has_outputs else 0.0,
-                nonzero_outputs=tally.nonzero / num_samples if has_outputs else 0.0,
-                membrane_updates=tally.membrane_updates / num_samples,
+                name=name, kind=kind, module_type=type(module).__name__, **counts,
                 activation_energy=weight * tally.squared / num_samples,
-                spike_inputs=tally.spike_inputs / num_samples,
-                analog_inputs=tally.analog_inputs / num_samples,
-                analog_outputs=tally.analog_outputs / num_samples,
-                analog_rows=tally.analog_rows / num_samples,
-                synapse_outputs=tally.synapse_outputs / num_samples,
                 shape=layer_shape(module, kind, tally.sample_in, tally.sample_out),
             )
             if kind == "neuron":
@@ -341,12 +344,12 @@ class OperationCounter:
             def count_synops(mod, args, output):
                 ops = counter(tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args))
                 tally.calls += 1
-                tally.dense += ops.dense
+                tally.dense_synops += ops.dense
                 if ops.binary:
-                    tally.acs += ops.effective
+                    tally.effective_acs += ops.effective
                     tally.spike_inputs += ops.active_inputs
                 else:
-                    tally.macs += ops.effective
+                    tally.effective_macs += ops.effective
                 x = args[0] if args and isinstance(args[0], torch.Tensor) else None
                 out = neuron_output(output) if isinstance(output, (torch.Tensor, tuple)) else None
                 if isinstance(out, torch.Tensor) and isinstance(x, torch.Tensor):
@@ -372,7 +375,7 @@ class OperationCounter:
             tally.calls += 1
             nonzero = count_nonzero(out)
             tally.outputs += out.numel()
-            tally.nonzero += nonzero
+            tally.nonzero_outputs += nonzero
             flat = out.reshape(-1)
             tally.squared += float(torch.dot(flat, flat).item())
             if out.dim() > 1:

@@ -8,11 +8,14 @@ estimates from the report's cost table.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from neuroenergy.energy.costs import COMPUTE_ONLY_NOTE, CostTable, EnergyModel
 from neuroenergy.energy.lemaire import LayerShape, LemaireModel
+from neuroenergy.metrics import LAYER_METRICS
 
 if TYPE_CHECKING:  # heavy imports only where used
     import pandas as pd
@@ -20,37 +23,13 @@ if TYPE_CHECKING:  # heavy imports only where used
 
 __all__ = ["LayerEnergy", "EnergyReport", "UNITS"]
 
-#: Unit of every numeric field of :class:`LayerEnergy`.
-UNITS: dict[str, str] = {
-    "dense_synops": "operations per sample",
-    "effective_macs": "MACs per sample",
-    "effective_acs": "ACs per sample",
-    "synops": "operations per sample (effective MACs + ACs)",
-    "spikes": "spikes per sample",
-    "outputs": "neuron outputs per sample (neurons x time steps)",
-    "nonzero_outputs": "nonzero outputs per sample",
-    "firing_rate": "spikes per neuron per time step",
-    "activation_sparsity": "fraction of zero outputs",
-    "membrane_updates": "updates per sample",
-    "activation_energy": "sum of squared outputs per sample (a.u.)",
-    "energy_pj": "pJ per sample",
-    "compute_pj": "pJ per sample (operations)",
-    "addressing_pj": "pJ per sample (address computation; memory-aware models only)",
-    "memory_pj": "pJ per sample (SRAM accesses; memory-aware models only)",
-    "energy_pj_ann": "pJ per sample of the same layers run once as an ANN (compare_ann)",
-    "neuron_ops_dense": "neuron operations per sample, all neurons every step (NeuroBench)",
-    "neuron_ops_effective": "neuron operations per sample, updated neurons only (NeuroBench)",
-    "spike_inputs": "input spikes reaching synaptic layers per sample",
-    "op_macs": "MACs per sample priced by the energy model",
-    "op_acs": "ACs per sample priced by the energy model",
-    "addr_macs": "addressing MACs per sample",
-    "addr_acs": "addressing ACs per sample",
-    "read_in_bytes": "bytes per sample",
-    "write_out_bytes": "bytes per sample",
-    "read_params_bytes": "bytes per sample",
-    "read_potential_bytes": "bytes per sample",
-    "write_potential_bytes": "bytes per sample",
-}
+#: Unit of every numeric field of :class:`LayerEnergy` as reports show it (read-only; the
+#: ``display_units`` of its declaration in ``neuroenergy.metrics.LAYER_METRICS``).
+UNITS: Mapping[str, str] = MappingProxyType({m.name: m.shown_units for m in LAYER_METRICS.values()})
+
+#: Fields added over layers into the totals row, and properties recomputed from those sums.
+SUMMED: tuple[str, ...] = tuple(m.name for m in LAYER_METRICS.values() if m.reduce == "sum")
+DERIVED: tuple[str, ...] = tuple(m.name for m in LAYER_METRICS.values() if m.reduce == "derived")
 
 #: Counts a memory-aware model derives (0 under a compute-only cost table).
 MODEL_COUNTS = ("op_macs", "op_acs", "addr_acs", "addr_macs", "read_in_bytes", "write_out_bytes",
@@ -60,6 +39,10 @@ MODEL_COUNTS = ("op_macs", "op_acs", "addr_acs", "addr_macs", "read_in_bytes", "
 @dataclass(frozen=True)
 class LayerEnergy:
     """Counts for one layer (or the total), per sample, summed over time.
+
+    Each numeric field and property is declared in
+    ``neuroenergy.metrics.LAYER_METRICS`` (units, long name, whether the total
+    sums it); a field without a declaration is refused at import.
 
     Attributes:
         name: module path in the model (``"total"`` for the totals row).
@@ -149,9 +132,27 @@ class LayerEnergy:
 
     def to_dict(self) -> dict[str, Any]:
         row = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "shape"}
-        row.update(synops=self.synops, firing_rate=self.firing_rate,
-                   activation_sparsity=self.activation_sparsity, ann_ratio=self.ann_ratio)
+        row.update({name: getattr(self, name) for name in DERIVED})
         return row
+
+
+def _check_declarations(row_type: type = LayerEnergy) -> None:
+    """Every numeric field of ``row_type`` is a declared ``sum`` metric, every property a
+    ``derived`` one, and the other way round (run at import: a count added without its
+    declaration would leave the totals, the units and the record without it)."""
+    numeric = {f.name for f in fields(row_type) if f.type == "float"}
+    properties = {name for klass in row_type.__mro__ for name, value in vars(klass).items()
+                  if isinstance(value, property)}
+    for what, have, declared in (("field", numeric, set(SUMMED)), ("property", properties, set(DERIVED))):
+        if have - declared:
+            raise TypeError(f"{row_type.__name__} {what}(s) {', '.join(sorted(have - declared))} not declared "
+                            "in neuroenergy.metrics.LAYER_METRICS; declare each there (units, long_name, reduce)")
+        if declared - have:
+            raise TypeError(f"neuroenergy.metrics.LAYER_METRICS declares {', '.join(sorted(declared - have))} "
+                            f"but {row_type.__name__} has no such {what}")
+
+
+_check_declarations()
 
 
 @dataclass(frozen=True)
@@ -187,10 +188,7 @@ class EnergyReport:
         """Price ``layers`` (counts per sample) with ``costs`` and add the totals row."""
         spiking = any(r.kind == "neuron" for r in layers)
         layers = [price_row(r, costs, spiking, time_steps, compare_ann) for r in layers]
-        summed = {f.name: 0.0 for f in fields(LayerEnergy) if f.type == "float"}
-        for row in layers:
-            for key in summed:
-                summed[key] += getattr(row, key)
+        summed = {name: sum((getattr(row, name) for row in layers), 0.0) for name in SUMMED}
         # Spikes are only counted for spiking neurons, so the firing rate uses their outputs alone.
         total = LayerEnergy(name="total", kind="total", module_type="", **summed)
         note = getattr(costs, "note", COMPUTE_ONLY_NOTE)
@@ -264,10 +262,9 @@ class EnergyReport:
         ds = ds.assign_coords(kind=("layer", list(layers["kind"])),
                               module_type=("layer", list(layers["module_type"])))
         for key, unit in UNITS.items():
-            ds[key] = ("layer", layers[key].astype(float).to_numpy())
-            ds[key].attrs["units"] = unit
-            ds[f"total_{key}"] = float(frame.loc["total", key])
-            ds[f"total_{key}"].attrs["units"] = unit
+            attrs = {"units": unit, "long_name": LAYER_METRICS[key].long_name}
+            ds[key] = ("layer", layers[key].astype(float).to_numpy(), attrs)
+            ds[f"total_{key}"] = ((), float(frame.loc["total", key]), attrs)
         ds.attrs.update(costs=self.costs.name, costs_description=self.costs.describe(),
                         batch_size=self.batch_size, per="sample, summed over time steps",
                         note=self.note)

@@ -20,6 +20,8 @@ from typing import Any
 
 import torch
 
+from neuroenergy.metrics import CELL_METRICS, CURVE_METRICS, CURVE_PREFIX, curve_key, require_declared
+
 __all__ = ["run_cell", "config_hash", "canonical_config", "record_matches_config"]
 
 
@@ -110,16 +112,9 @@ def run_cell(config) -> dict[str, Any]:
         record["device"] = result.device
         record["metrics"] = _metrics(result, float(config.target_accuracy))
         # The budget this cell actually trained with (it differs by dataset, and by architecture where set).
-        record["metrics"].update(train_samples=len(train.targets), epochs=result.epochs,
+        record["metrics"].update(train_samples=len(train.targets),
                                  num_steps=int(getattr(model, "num_steps", 0)) or None)
-        record["curve"] = {
-            "step": [p.step for p in result.curve],
-            "accuracy": [p.accuracy for p in result.curve],
-            "ce": [p.ce for p in result.curve],
-            "energy": [p.energy for p in result.curve],
-            "train_energy_pj": [p.train_energy_pj for p in result.curve],
-            "train_time_s": [p.train_time_s for p in result.curve],
-        }
+        record["curve"] = _curve(result)
         if result.test_report is not None:
             record["layers"] = [row.to_dict() for row in result.test_report.layers]
         record["per_class_recall"] = result.test_per_class_recall
@@ -132,6 +127,7 @@ def run_cell(config) -> dict[str, Any]:
         record["metrics"]["num_embedding_parameters"] = (
             models.count_parameters(model, include_embedding=True) - models.count_parameters(model))
         record["modality"] = info.modality
+        _check_declared(record)
     except Exception as error:  # a cell must never take the study down with it
         record["status"] = "failed"
         record["error"] = f"{type(error).__name__}: {error}"
@@ -149,29 +145,23 @@ def _provenance(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _metrics(result, target: float) -> dict[str, float]:
-    report = result.test_report
-    metrics = {
-        "accuracy": result.test_accuracy, "balanced_accuracy": result.test_balanced_accuracy,
-        "macro_f1": result.test_macro_f1, "ce": result.test_ce, "energy_term": result.test_energy,
-        "energy_scale": result.energy_scale,
-        "train_energy_pj": result.train_energy_pj, "train_time_s": result.train_time_s,
-        "steps": result.steps, "num_parameters": result.num_parameters,
-    }
-    if report is not None:
-        total = report.total
-        metrics.update(
-            activation_energy=total.activation_energy, energy_pj=total.energy_pj,
-            synops_dense=total.dense_synops, synops_effective_ac=total.effective_acs,
-            synops_effective_mac=total.effective_macs, spikes=total.spikes,
-            firing_rate=report.firing_rate, activation_sparsity=report.activation_sparsity,
-            membrane_updates=total.membrane_updates, energy_pj_ann=report.energy_pj_ann,
-            ann_ratio=report.ann_ratio, neuron_ops_dense=total.neuron_ops_dense,
-            neuron_ops_effective=total.neuron_ops_effective,
-        )
-    metrics["train_backward_energy_pj"] = result.train_backward_energy_pj
+    """The record's metrics that ``CELL_METRICS`` gives a ``source``: read from the run
+    (``result``), its test report and the curve point where it reached ``target``;
+    the ones a missing report or an unreached target cannot give are left out (NaN in the cube)."""
     reached = result.efficiency(target) if not math.isnan(target) else None
-    if reached is not None:
-        metrics.update(steps_to_target=reached.step, samples_to_target=reached.samples,
-                       train_energy_to_target_pj=reached.train_energy_pj,
-                       train_time_to_target_s=reached.train_time_s)
-    return metrics
+    roots = {"result": result, "report": result.test_report, "to_target": reached}
+    return {metric.name: metric.read(roots) for metric in CELL_METRICS.values()
+            if metric.source is not None and roots[metric.root] is not None}
+
+
+def _curve(result) -> dict[str, list]:
+    """The learning curve as the record keeps it: one list per ``CURVE_METRICS`` entry."""
+    return {curve_key(metric): [metric.read({"point": point}) for point in result.curve]
+            for metric in CURVE_METRICS.values()}
+
+
+def _check_declared(record: dict[str, Any]) -> None:
+    """A metric or curve the declarations do not know would be dropped from the cube
+    without a word; refuse to write it instead."""
+    require_declared(record["metrics"], CELL_METRICS, "a cell record's metrics")
+    require_declared([CURVE_PREFIX + key for key in record["curve"]], CURVE_METRICS, "a cell record's curve")

@@ -20,6 +20,7 @@ import xarray as xr
 
 from neuroenergy._io import atomic_path
 from neuroenergy.errors import InvalidInputError
+from neuroenergy.metrics import CURVE_METRICS, ENERGY_BY_ROLE, PER_CLASS_RECALL, curve_key
 from neuroenergy.results.schema import (CONVENTIONS, CELL_VARIABLES, CURVE_VARIABLES, DIMS, LAYER_ROLES,
                                         MAX_RECALL_CLASSES, layer_role)
 
@@ -48,8 +49,10 @@ def build_cube(
     """Assemble the cube of a design from run records (records outside the design are ignored).
 
     A record is a dict with ``architecture, dataset, lam, seed, status``,
-    ``metrics`` (names of ``CELL_VARIABLES``) and ``curve`` (``step,
-    accuracy, ce, energy, train_energy_pj, train_time_s`` lists).
+    ``metrics`` (names of ``CELL_VARIABLES``) and ``curve`` (lists under the
+    ``CURVE_VARIABLES`` names without ``curve_``: ``step, accuracy, ...``).
+    Names neither declares (a record of an older version) are left out;
+    ``protocols.cell`` refuses to write them.
     """
     shape = (len(architectures), len(datasets), len(lams), len(seeds))
     position = {
@@ -92,10 +95,11 @@ def build_cube(
             recall[index][: len(values)] = [np.nan if v is None else float(v) for v in values]
         if record.get("layers"):
             by_role[index] = _energy_by_role(record["layers"])
-        for name, values in (record.get("curve") or {}).items():
-            key = f"curve_{name}"
-            if key in curves and values:
-                curves[key][index][: len(values)] = [np.nan if v is None else float(v) for v in values]
+        curve = record.get("curve") or {}
+        for metric in CURVE_METRICS.values():
+            values = curve.get(curve_key(metric))
+            if values:
+                curves[metric.name][index][: len(values)] = [np.nan if v is None else float(v) for v in values]
 
     coords = {
         "architecture": list(architectures),
@@ -115,15 +119,12 @@ def build_cube(
         data_vars[name] = (DIMS, cells[name], {"units": units, "long_name": description})
     for name, (units, description) in CURVE_VARIABLES.items():
         data_vars[name] = (DIMS + ("eval",), curves[name], {"units": units, "long_name": description})
-    data_vars["energy_pj_by_layer"] = (DIMS + ("layer",), by_role, {
-        "units": "pJ",
-        "long_name": "inference energy per sample by layer role (see neuroenergy.results.schema.layer_role)"})
+    data_vars[ENERGY_BY_ROLE.name] = (DIMS + ("layer",), by_role,
+                                      {"units": ENERGY_BY_ROLE.units, "long_name": ENERGY_BY_ROLE.long_name})
     if n_class:
         coords["class"] = np.arange(n_class)
-        data_vars["per_class_recall"] = (DIMS + ("class",), recall, {
-            "units": "1",
-            "long_name": "test recall of each class, fraction (class index as the dataset's labels; NaN beyond its "
-                         "classes)"})
+        data_vars[PER_CLASS_RECALL.name] = (DIMS + ("class",), recall,
+                                            {"units": PER_CLASS_RECALL.units, "long_name": PER_CLASS_RECALL.long_name})
     data_vars["status"] = (DIMS, status.astype(str), {"long_name": "ok / failed / diverged / missing"})
     data_vars["error"] = (DIMS, errors.astype(str), {"long_name": "error message of failed or diverged cells"})
     data_vars["config_hash"] = (DIMS, hashes.astype(str), {

@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from neuroenergy.errors import InvalidInputError
+from neuroenergy.metrics import CELL_METRICS
 from neuroenergy.results.schema import DIMS
 from neuroenergy.spec import FAMILIES
 from neuroenergy.stats._cube import (CubeLike, StatsWarning, as_cube, as_strings, cell_frame, resolve_lam,
@@ -63,12 +64,13 @@ from neuroenergy.stats.paper import EFFICIENCY_GAIN_RANGE
 __all__ = ["efficiency", "EfficiencyResult", "EFFICIENCY_METRICS", "METHODS", "GAIN_COLUMNS", "PAIR_COLUMNS",
            "MIN_RUNS_PER_SIDE"]
 
-#: Cost to target: cube variable -> (units, curve variable it is read from),
-#: the primary metric first. Read-only.
+#: Cost to target: cube variable -> (units as the tables print them, from its declaration in
+#: ``neuroenergy.metrics``; curve variable it is read from), the primary metric first. Read-only.
 EFFICIENCY_METRICS: Mapping[str, tuple[str, str]] = MappingProxyType({
-    "steps_to_target": ("optimizer steps", "curve_step"),
-    "train_energy_to_target_pj": ("pJ", "curve_train_energy_pj"),
-    "train_time_to_target_s": ("s", "curve_train_time_s"),
+    name: (CELL_METRICS[name].shown_units, curve)
+    for name, curve in (("steps_to_target", "curve_step"),
+                        ("train_energy_to_target_pj", "curve_train_energy_pj"),
+                        ("train_time_to_target_s", "curve_train_time_s"))
 })
 
 #: How :func:`efficiency` forms the gains; the first is the default.
