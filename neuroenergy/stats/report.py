@@ -599,7 +599,8 @@ def _accuracy_section(study: _Study, out: Path | None) -> list[Block]:
         figures.interaction_figure(best, out / FIGURES["interaction"], subtitle)
         blocks.append(Figure(FIGURES["interaction"], "Accuracy by architecture x dataset"))
     caption = (f"Test {_RESPONSE_LABELS.get(best.attrs['response'], best.attrs['response'])} in %, mean over "
-               f"seeds with 95% Student-t CI (λ = {best.attrs['lam']:g}); plain accuracy beside. "
+               f"seeds with 95% Student-t CI (λ = {best.attrs['lam']:g}), rank 1 = highest mean; plain accuracy "
+               "beside. "
                "`vs best`: Tukey HSD adjusted p of the difference to the rank-1 architecture of the dataset "
                f"(tied: not significantly different at alpha = {paper.POSTHOC_ALPHA:g}).")
     return blocks + [table(_best_headers(best), _best_rows(best, _versus_best(study.ds, best)), caption=caption)]
