@@ -66,6 +66,8 @@ class _Result:
 
 @dataclass
 class _Study:
+    """Every statistic of the report, computed once by :func:`_study` (one :class:`_Result` per statistic)."""
+
     ds: xr.Dataset
     lam: float | None
     counts: dict[str, int]
