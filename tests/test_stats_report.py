@@ -51,9 +51,10 @@ def test_format_tables_sections_and_numbers():
     text = format_tables(_study_cube())
     assert "cube: 24 cells = 2 architectures x 2 datasets x 2 lambdas x 3 seeds; ok 23, failed 1" in text
     assert "cost table: 45nm-fp32" in text and "not hardware readings" in text
-    for heading in ("1. Factorial ANOVA of test balanced accuracy", "2. Best architecture per dataset",
-                    "3. Lambda sweep", "4. Training efficiency", "5. Paper vs this study"):
-        assert heading in text
+    headings = [line for line in text.splitlines() if line and not line.startswith((" ", "-", "="))]
+    assert headings[2:] == ["Paper vs this study", "1. Accuracy: factorial ANOVA and best architectures",
+                            "2. Lambda sweep", "3. Training efficiency",
+                            "4. Is the SNN cheaper than the same network run as an ANN?", "Definitions and thresholds"]
     architecture_row = next(line for line in text.splitlines() if line.strip().startswith("architecture  "))
     assert "0.001875" in architecture_row and "0.573" in architecture_row  # SS and partial eta^2
     sweep_rows = [line for line in text.splitlines() if re.match(r"\s+mnist\s+lif_mlp\s+0.01", line)]
@@ -88,7 +89,7 @@ def test_write_report_files_and_content(tmp_path):
 def test_cube_with_only_lambda_zero_says_there_is_no_sweep(tmp_path):
     cube = _study_cube(lams=(0.0,))
     text = format_tables(cube)
-    assert "3. Lambda sweep vs lambda = 0 (paired by seed)\n  not available: the cube has only lambda = 0" in text
+    assert "2. Lambda sweep\n  No sweep: the cube has only lambda = 0" in text
     md = write_report(cube, tmp_path).read_text()
     assert "No sweep: the cube has only lambda = 0" in md
     assert not (tmp_path / FIGURES["sweep"]).exists()
@@ -123,3 +124,57 @@ def test_report_shows_snn_over_ann_energy(tmp_path):
     section = md.split("## 5. Is the SNN cheaper")[1].split("##")[0]
     rows = [line for line in section.splitlines() if line.startswith("| ") and "architecture" not in line]
     assert [row.split(" | ")[1:] for row in rows] == [["0.25", "0.25 |"], ["2", "2 |"]]
+
+
+def _paper_rows(text: str) -> dict[str, str]:
+    """finding -> 'holds on our runs?' of the text's paper section (first row of each finding)."""
+    lines = text.split("Paper vs this study\n")[1].split("\n\n")[0].splitlines()
+    rows: dict[str, str] = {}
+    for k, line in enumerate(lines):
+        if not line.startswith("    "):
+            verdict = lines[k + 3].split(":", 1)[1].strip()
+            rows.setdefault(line.strip(), verdict)
+    return rows
+
+
+def test_verdicts_follow_the_thresholds_in_paper(monkeypatch):
+    from dataclasses import replace
+
+    from neuroenergy.stats import paper
+
+    cube = _study_cube()
+    before = _paper_rows(format_tables(cube))
+    # partial eta^2 of the architecture 0.573, energy 1000x lower with -0.1 pp at lambda 1e-2, gain +20%.
+    assert before["1a. architecture main effect on accuracy (partial eta^2)"] == "no: larger than 0.01"
+    assert before["2. lambda sweep on mnist"] == "yes: 2/2 architectures reach >= 316x with |change| < 0.5 pp"
+    assert before["3. training efficiency, modality vision (vs all baselines)"] == \
+        "yes: within the paper's range; CI excludes 0"
+
+    monkeypatch.setattr(paper, "ANOVA", replace(paper.ANOVA, main_effect_small=paper.Bound("<", 0.6)))
+    monkeypatch.setattr(paper, "SWEEP", replace(paper.SWEEP, energy_reduction=paper.Bound(">=", 2000.0)))
+    monkeypatch.setattr(paper, "EFFICIENCY", replace(paper.EFFICIENCY, gain_range=(0.25, 0.5)))
+    text = format_tables(cube)
+    after = _paper_rows(text)
+    assert after["1a. architecture main effect on accuracy (partial eta^2)"] == "small (< 0.6)"
+    assert after["2. lambda sweep on mnist"] == "no: 0/2 architectures reach >= 2000x with |change| < 0.5 pp"
+    assert after["3. training efficiency, modality vision (vs all baselines)"] == \
+        "no: smaller than 25%; CI excludes 0"
+    # The tables' flags and column names read the same thresholds.
+    sweep_row = next(line for line in text.splitlines() if re.match(r"\s+mnist\s+lif_mlp\s+0.01", line))
+    assert sweep_row.split()[-3:] == ["no", "yes", "yes"]
+    assert "in 25-50%?" in text and "reduction >= 2000x" in text
+
+
+def test_accuracy_margin_in_paper_sets_the_sweep_flags_and_headers(monkeypatch):
+    from dataclasses import replace
+
+    from neuroenergy.stats import paper
+
+    # Every change is -0.10 pp: inside +-0.5 pp, outside +-0.05 pp.
+    monkeypatch.setattr(paper, "SWEEP", replace(paper.SWEEP, accuracy_change_pp=paper.Bound("<", 0.05)))
+    text = format_tables(_study_cube())
+    assert "|d|<0.05pp?" in text and "CI in +-0.05pp?" in text
+    sweep_row = next(line for line in text.splitlines() if re.match(r"\s+mnist\s+lif_mlp\s+0.01", line))
+    assert sweep_row.split()[-3:] == ["yes", "no", "no"]
+    assert _paper_rows(text)["2. lambda sweep on mnist"] == \
+        "no: 0/2 architectures reach >= 316x with |change| < 0.05 pp"

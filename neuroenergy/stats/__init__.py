@@ -16,8 +16,9 @@ Public API:
 * :func:`efficiency` -> :class:`EfficiencyResult` (matched pairs by default, the pooled
   family means with ``method="pooled"``)
 * :func:`format_tables` (the text the ``stats`` command prints),
-  :func:`write_report` (``report.md`` and PNG figures)
-* :mod:`neuroenergy.stats.paper`: the paper's numbers and the thresholds used
+  :func:`write_report` (``report.md`` and PNG figures): both render the one list of
+  sections ``report.SECTIONS`` through :mod:`neuroenergy.stats.document`
+* :mod:`neuroenergy.stats.paper`: the paper's claims, the thresholds used and the verdict rules
 """
 
 from neuroenergy.stats._cube import DroppedCellsWarning, StatsWarning

@@ -59,7 +59,7 @@ from neuroenergy.spec import FAMILIES
 from neuroenergy.stats._cube import (CubeLike, StatsWarning, as_cube, as_strings, cell_frame, resolve_lam,
                                      split_ok, warn_dropped)
 from neuroenergy.stats.compare import _check_confidence
-from neuroenergy.stats.paper import EFFICIENCY_GAIN_RANGE
+from neuroenergy.stats import paper
 
 __all__ = ["efficiency", "EfficiencyResult", "EFFICIENCY_METRICS", "METHODS", "GAIN_COLUMNS", "PAIR_COLUMNS",
            "MIN_RUNS_PER_SIDE"]
@@ -116,7 +116,8 @@ class EfficiencyResult:
             ``ratio`` (= mean_energy_first / mean_baseline: matched, the
             geometric mean of r), ``gain`` (= 1 - ratio, fraction; positive =
             energy-first needs less), ``ci_low``, ``ci_high`` (bootstrap CI of
-            the gain) and ``in_paper_range`` (gain within the paper's 5-33%).
+            the gain) and ``in_paper_range`` (gain within the paper's 5-33%,
+            ``paper.EFFICIENCY.gain_range``).
         not_reached: per dataset x architecture with at least one such run:
             ``n_runs`` (ok runs) and ``n_not_reached``.
         target: dataset -> target accuracy (fraction) used.
@@ -480,8 +481,7 @@ def efficiency(cube: CubeLike, target: float | Mapping[str, float] | None = None
         if warn:
             _warn_left_out(pairs)
         gains = _matched_gains(runs, pairs, by, int(n_boot), confidence, int(seed))
-    lo, hi = EFFICIENCY_GAIN_RANGE
-    in_range = ((gains["gain"] >= lo) & (gains["gain"] <= hi)).astype("boolean")
+    in_range = paper.EFFICIENCY.in_range(gains["gain"]).astype("boolean")
     in_range[~np.isfinite(gains["gain"].to_numpy(dtype=float))] = pd.NA
     gains["in_paper_range"] = in_range
     gains.attrs.update(n_boot=int(n_boot), confidence=confidence, seed=int(seed), lam=selected, by=by,

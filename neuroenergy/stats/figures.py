@@ -21,7 +21,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import LogLocator, NullLocator
 
 from neuroenergy._io import atomic_path
-from neuroenergy.stats.paper import ACCURACY_CLAIM_MAX_PP, EFFICIENCY_GAIN_RANGE, PAPER_ENERGY_REDUCTION
+from neuroenergy.stats import paper
 
 __all__ = ["interaction_figure", "sweep_figure", "efficiency_figure", "energy_figure", "DPI"]
 
@@ -99,8 +99,8 @@ def sweep_figure(sweep: pd.DataFrame, path: Path) -> Path:
     ratio_col = "activation_ratio" if "activation_ratio" in sweep else "energy_pj_ratio"
     for ax, dataset in zip(axes, datasets):
         rows = sweep[sweep["dataset"] == dataset]
-        ax.axhspan(-ACCURACY_CLAIM_MAX_PP, ACCURACY_CLAIM_MAX_PP, color="0.88", zorder=0)
-        ax.axvline(1.0 / PAPER_ENERGY_REDUCTION, color="tab:red", ls=":", lw=1.2, zorder=1)
+        ax.axhspan(-paper.SWEEP.margin_pp, paper.SWEEP.margin_pp, color="0.88", zorder=0)
+        ax.axvline(1.0 / paper.SWEEP.paper_reduction, color="tab:red", ls=":", lw=1.2, zorder=1)
         segments, segment_colours = [], []
         for arch in architectures:
             r = rows[rows["architecture"] == arch].sort_values("lam")
@@ -142,8 +142,8 @@ def sweep_figure(sweep: pd.DataFrame, path: Path) -> Path:
     handles = [Line2D([], [], color=colours[a], lw=2, label=a) for a in architectures]
     handles += [Line2D([], [], ls="", marker=_MARKERS[0], color="k", label="λ = 0")]
     handles += [Line2D([], [], ls="", marker=markers[lam], color="k", label=f"λ = {lam:g}") for lam in lams]
-    handles += [Patch(color="0.88", label=f"|change| < {ACCURACY_CLAIM_MAX_PP:g} pp"),
-                Line2D([], [], color="tab:red", ls=":", label=f"paper: {PAPER_ENERGY_REDUCTION:g}x lower")]
+    handles += [Patch(color="0.88", label=f"|change| {paper.SWEEP.accuracy_change_pp.describe()} pp"),
+                Line2D([], [], color="tab:red", ls=":", label=f"paper: {paper.SWEEP.paper_reduction:g}x lower")]
     fig.legend(handles=handles, loc="center right", bbox_to_anchor=(0.995, 0.5), fontsize=8.5)
     fig.suptitle("Lambda sweep: energy ratio vs accuracy change (paired by seed; geometric mean, 95% CI "
                  "of the change)", fontsize=11)
@@ -164,7 +164,7 @@ def efficiency_figure(gains: pd.DataFrame, path: Path, group: str = "modality") 
     fig.subplots_adjust(left=1.5 / width, right=1 - 0.25 / width, bottom=1.0 / height, top=1 - 0.75 / height,
                         wspace=0.08)
     axes = np.atleast_1d(fig.subplots(1, max(len(metrics), 1), sharey=True, squeeze=False)).reshape(-1)
-    lo, hi = EFFICIENCY_GAIN_RANGE
+    lo, hi = paper.EFFICIENCY.gain_range
     for ax, (metric, title) in zip(axes, metrics):
         rows = gains[gains["metric"] == metric].set_index(group).reindex(groups)
         y = np.arange(len(groups))

@@ -1,18 +1,27 @@
-"""The study's text tables and its report: ANOVA, best architectures, lambda sweep, efficiency, paper vs study.
+"""The study's report: one list of sections, built once, rendered as the ``stats`` text and as ``report.md``.
 
 :func:`format_tables` returns the plain text that ``python -m
 neuroenergy.protocols stats DIR`` prints; :func:`write_report` writes
 ``report.md`` and its PNG figures for ``report DIR``. Both run the same
 statistics with their defaults (accuracy ANOVA over architecture x dataset,
-Type II, at lambda = 0 or the cube's only level). A section whose data the
+Type II, at lambda = 0 or the cube's only level), build the same
+:class:`~neuroenergy.stats.document.Document` from :data:`SECTIONS` and render
+it with :func:`~neuroenergy.stats.document.render`; the text leaves out the
+figures and the sections marked ``in_stats=False``. A section whose data the
 cube lacks (a cube with only lambda = 0 has no sweep) says why instead of
 failing; cells that are not ok are counted in the header and listed in the
-report's last section.
+report's last section. The paper's claims, thresholds and verdict rules are
+read from :mod:`neuroenergy.stats.paper`.
+
+Adding a statistic to the report: compute it in :func:`_study` (one
+:class:`_Result` field), then add or extend one :class:`ReportSection` entry.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +32,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from neuroenergy._io import atomic_write_text
 from neuroenergy.errors import InvalidInputError, NeuroEnergyError
 from neuroenergy.results.schema import DIMS
 from neuroenergy.stats import paper
@@ -30,10 +40,12 @@ from neuroenergy.stats._cube import (CubeLike, DroppedCellsWarning, StatsWarning
                                      format_cell, resolve_lam, split_ok, status_counts)
 from neuroenergy.stats.anova import anova
 from neuroenergy.stats.compare import above_chance, best_architectures, tukey_versus
+from neuroenergy.stats.document import (Block, Bullets, Document, Figure, Paragraph, Section, Subheading, render,
+                                        table)
 from neuroenergy.stats.efficiency import EfficiencyResult, efficiency
 from neuroenergy.stats.sweep import lambda_frontier, lambda_sweep
 
-__all__ = ["format_tables", "write_report", "FIGURES"]
+__all__ = ["format_tables", "write_report", "FIGURES", "SECTIONS", "ReportSection", "study_document"]
 
 #: File names of the report's figures (read-only).
 FIGURES: Mapping[str, str] = MappingProxyType({
@@ -46,7 +58,7 @@ FIGURES: Mapping[str, str] = MappingProxyType({
 
 
 @dataclass
-class _Section:
+class _Result:
     """A statistic's result, or why the cube cannot give it."""
 
     value: Any = None
@@ -55,28 +67,30 @@ class _Section:
 
 @dataclass
 class _Study:
+    """Every statistic of the report, computed once by :func:`_study` (one :class:`_Result` per statistic)."""
+
     ds: xr.Dataset
     lam: float | None
     counts: dict[str, int]
     dropped: pd.DataFrame
-    anova: _Section
-    best: _Section
-    sweep: _Section
-    eff: _Section
+    anova: _Result
+    best: _Result
+    sweep: _Result
+    eff: _Result
     notes: list[str] = field(default_factory=list)
-    anova_accuracy: _Section = field(default_factory=_Section)
-    frontier: _Section = field(default_factory=_Section)
-    pooled: _Section = field(default_factory=_Section)
-    chance: _Section = field(default_factory=_Section)
+    anova_accuracy: _Result = field(default_factory=_Result)
+    frontier: _Result = field(default_factory=_Result)
+    pooled: _Result = field(default_factory=_Result)
+    chance: _Result = field(default_factory=_Result)
     #: The cubes behind the sections (one per run directory given), in the order given.
     sources: list[xr.Dataset] = field(default_factory=list)
 
 
-def _attempt(function: Callable[..., Any], *args: Any, **kwargs: Any) -> _Section:
+def _attempt(function: Callable[..., Any], *args: Any, **kwargs: Any) -> _Result:
     try:
-        return _Section(function(*args, **kwargs))
+        return _Result(function(*args, **kwargs))
     except NeuroEnergyError as exc:
-        return _Section(None, str(exc))
+        return _Result(None, str(exc))
 
 
 def _single_threaded_blas() -> contextlib.AbstractContextManager:
@@ -127,7 +141,7 @@ def _study(cube: CubeLike | Sequence[CubeLike]) -> _Study:
         # Dropped cells are listed once in the report, not per statistic.
         section_anova = _attempt(anova, ds, warn=False)
         section_anova_acc = (_attempt(anova, ds, response="accuracy", warn=False)
-                             if "balanced_accuracy" in ds.data_vars else _Section(None, "same as above"))
+                             if "balanced_accuracy" in ds.data_vars else _Result(None, "same as above"))
         section_best = _attempt(best_architectures, ds, warn=False)
         section_chance = _attempt(_chance_table, ds)
         section_sweep = _attempt(lambda_sweep, sweep_ds, warn=False)
@@ -145,7 +159,7 @@ def _study(cube: CubeLike | Sequence[CubeLike]) -> _Study:
         merged = section_best.value.merge(plain.rename(columns={"mean": "accuracy_mean"}),
                                           on=["dataset", "architecture"], how="left")
         merged.attrs.update(section_best.value.attrs)
-        section_best = _Section(merged)
+        section_best = _Result(merged)
     return _Study(ds=ds, lam=lam, counts=status_counts(ds), dropped=dropped, anova=section_anova,
                   best=section_best, sweep=section_sweep, eff=section_eff, notes=notes,
                   anova_accuracy=section_anova_acc, chance=section_chance, sources=cubes,
@@ -190,30 +204,6 @@ def _flag(value: Any) -> str:
     return "n/a" if value is pd.NA or value is None else ("yes" if bool(value) else "no")
 
 
-def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ") -> str:
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    numeric = [all(_looks_numeric(r[i]) for r in rows if r[i]) and bool(rows) for i in range(len(headers))]
-
-    def line(cells: Sequence[str]) -> str:
-        return indent + "  ".join(c.rjust(w) if num else c.ljust(w)
-                                  for c, w, num in zip(cells, widths, numeric)).rstrip()
-
-    return "\n".join([line(headers), indent + "  ".join("-" * w for w in widths)] + [line(r) for r in rows])
-
-
-def _looks_numeric(text: str) -> bool:
-    return text[:1].isdigit() or text[:1] in "+-<[." and text[1:2].isdigit() or text[:2] in ("-0", "+0")
-
-
-def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    def esc(text: str) -> str:
-        return text.replace("|", "\\|")
-
-    out = ["| " + " | ".join(esc(h) for h in headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    out += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
-    return "\n".join(out)
-
-
 # ----------------------------------------------------------------------------- table rows
 
 _ANOVA_HEADERS = ["term", "SS", "df", "F", "p", "partial eta^2", "eta^2", "omega^2"]
@@ -241,29 +231,28 @@ _RESPONSE_LABELS = {"balanced_accuracy": "balanced accuracy", "accuracy": "accur
 def _best_headers(best: pd.DataFrame) -> list[str]:
     label = _RESPONSE_LABELS.get(best.attrs["response"], best.attrs["response"])
     headers = ["dataset", "rank", "architecture", "family", "n", f"{label} %", "sd (pp)", "95% CI (%)"]
-    return headers + (["accuracy %"] if "accuracy_mean" in best else [])
+    return headers + (["accuracy %"] if "accuracy_mean" in best else []) + ["vs best (Tukey)"]
 
 
-def _best_rows(best: pd.DataFrame, versus: dict[str, pd.DataFrame] | None = None) -> list[list[str]]:
+def _best_rows(best: pd.DataFrame, versus: dict[str, pd.DataFrame]) -> list[list[str]]:
     rows = []
     for r in best.itertuples():
         row = [r.dataset, str(r.rank), r.architecture, r.family, str(r.n), f"{r.mean * 100:.2f}",
                _num(r.sd * 100, ".2f"), _ci(r.ci_low * 100, r.ci_high * 100, ".2f")]
         if "accuracy_mean" in best:
             row.append(_num(r.accuracy_mean * 100, ".2f"))
-        if versus is not None:
-            row.append(_vs_best(versus.get(r.dataset), r.rank, r.architecture))
+        row.append(_vs_best(versus.get(r.dataset), r.rank, r.architecture))
         rows.append(row)
     return rows
 
 
-def _vs_best(table: pd.DataFrame | None, rank: int, architecture: str, alpha: float = 0.05) -> str:
+def _vs_best(table: pd.DataFrame | None, rank: int, architecture: str) -> str:
     if rank == 1:
         return "best"
     if table is None or table.empty or architecture not in set(table["group"]):
         return ""
     p = float(table.loc[table["group"] == architecture, "p_adj"].iloc[0])
-    return f"p={_p(p)} " + ("(worse)" if p < alpha else "(tied)")
+    return f"p={_p(p)} " + ("(worse)" if p < paper.POSTHOC_ALPHA else "(tied)")
 
 
 def _versus_best(ds: xr.Dataset, best: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -277,8 +266,11 @@ def _versus_best(ds: xr.Dataset, best: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return out
 
 
-_SWEEP_HEADERS = ["dataset", "architecture", "lambda", "n", "E ratio", "95% CI", "E lower by",
-                  "pJ ratio", "acc change (pp)", "95% CI", "~1000x?", "|d|<0.5pp?", "CI in +-0.5pp?"]
+def _sweep_headers() -> list[str]:
+    claim = paper.SWEEP
+    return ["dataset", "architecture", "lambda", "n", "E ratio", "95% CI", "E lower by", "pJ ratio",
+            "acc change (pp)", "95% CI", f"~{claim.paper_reduction:g}x?", f"|d|<{claim.margin_pp:g}pp?",
+            f"CI in +-{claim.margin_pp:g}pp?"]
 
 
 def _sweep_rows(sweep: pd.DataFrame) -> list[list[str]]:
@@ -299,6 +291,19 @@ def _sweep_rows(sweep: pd.DataFrame) -> list[list[str]]:
     return rows
 
 
+def _sweep_columns_line() -> str:
+    """What the sweep table's columns and claim flags mean, with the thresholds of :data:`paper.SWEEP`."""
+    claim = paper.SWEEP
+    limit = claim.energy_reduction.limit
+    return (f"E ratio = activation energy at λ / at λ = 0 (geometric mean over seeds, 95% CI); E lower by = "
+            f"1 / ratio; pJ ratio = same for inference energy (pJ per sample); acc change = accuracy at λ minus "
+            f"at λ = 0 in percentage points (95% CI). ~{claim.paper_reduction:g}x? = reduction "
+            f"{claim.energy_reduction.describe('.0f')}x (10^{math.log10(limit):.3g}, rounds to "
+            f"{round(math.log10(limit) + 1e-9):.0f} orders of magnitude); |d|<{claim.margin_pp:g}pp? = |mean change| "
+            f"{claim.accuracy_change_pp.describe()} pp; CI in +-{claim.margin_pp:g}pp? = TOST equivalence at "
+            f"{claim.tost_alpha:g} (the {1 - 2 * claim.tost_alpha:.0%} CI inside +-{claim.margin_pp:g} pp).")
+
+
 _METRIC_NAMES = {"train_energy_to_target_pj": "energy to target (pJ)",
                  "steps_to_target": "steps to target",
                  "train_time_to_target_s": "time to target (s)"}
@@ -306,12 +311,12 @@ _METRIC_NAMES = {"train_energy_to_target_pj": "energy to target (pJ)",
 
 def _gain_rows(result: EfficiencyResult) -> tuple[list[str], list[list[str]]]:
     headers = [result.by, "metric", "energy-first mean", "baseline mean", "gain", "95% CI", "n (ef/base)",
-               "not reached (ef/base)", "in 5-33%?"]
+               "not reached (ef/base)", f"in {paper.EFFICIENCY.range_text()}?"]
     rows = []
     for r in result.gains.to_dict("records"):
-        rows.append([f"{r[result.by]} (vs {r['versus']})", _METRIC_NAMES.get(r["metric"], r["metric"]), _num(r["mean_energy_first"], ".4g"),
-                     _num(r["mean_baseline"], ".4g"), _num(r["gain"] * 100, "+.1f") + ("%" if np.isfinite(r["gain"])
-                                                                                      else ""),
+        rows.append([f"{r[result.by]} (vs {r['versus']})", _METRIC_NAMES.get(r["metric"], r["metric"]),
+                     _num(r["mean_energy_first"], ".4g"), _num(r["mean_baseline"], ".4g"),
+                     _num(r["gain"] * 100, "+.1f") + ("%" if np.isfinite(r["gain"]) else ""),
                      _ci(r["ci_low"] * 100, r["ci_high"] * 100, "+.1f"),
                      f"{r['n_energy_first']}/{r['n_baseline']}",
                      f"{r['not_reached_energy_first']}/{r['not_reached_baseline']}", _flag(r["in_paper_range"])])
@@ -350,121 +355,17 @@ def _pooled_line(study: _Study) -> str:
     pooled = study.pooled.value
     if pooled is None or study.eff.value is None or study.eff.value.method == "pooled" or pooled.gains.empty:
         return ""
-    rows = pooled.gains[pooled.gains["metric"] == "steps_to_target"]
+    rows = pooled.gains[pooled.gains["metric"] == paper.EFFICIENCY.metric]
     parts = [f"{r[pooled.by]} {_num(r['gain'] * 100, '+.1f')}%" for r in rows.to_dict("records")]
+    name = _METRIC_NAMES.get(paper.EFFICIENCY.metric, paper.EFFICIENCY.metric)
     return ("Secondary, confounded by per-sample cost (a family that holds an expensive architecture looks "
-            "worse): the pooled family-mean gain in steps to target is " + ", ".join(parts) + ".") if parts else ""
+            f"worse): the pooled family-mean gain in {name} is " + ", ".join(parts) + ".") if parts else ""
 
 
 def _targets_line(result: EfficiencyResult) -> str:
     parts = [f"{d} {t:.1%}" if np.isfinite(t) else f"{d} (not recorded)" for d, t in result.target.items()]
     return "target accuracy: " + ", ".join(parts)
 
-
-# ----------------------------------------------------------------------------- paper vs this study
-
-_PAPER_HEADERS = ["finding", "paper", "this study", "holds on our runs?"]
-
-
-def _paper_rows(study: _Study) -> list[list[str]]:
-    rows: list[list[str]] = []
-    # Finding 1: architecture main effect small, interaction large: no universal best architecture.
-    if study.anova.value is not None and {"architecture", "architecture:dataset"} <= set(study.anova.value.index):
-        t = study.anova.value
-        arch, inter = t.loc["architecture"], t.loc["architecture:dataset"]
-        rows.append(["1a. architecture main effect on accuracy (partial eta^2)",
-                     f"{paper.ARCH_MAIN_EFFECT_PARTIAL_ETA2:g}",
-                     f"{arch.partial_eta2:.3f} (F = {arch.F:.2f}, p = {_p(arch.p)})",
-                     "small (< 0.01)" if arch.partial_eta2 < 0.01 else "no: larger than 0.01"])
-        holds = inter.p < paper.INTERACTION_P_BELOW and inter.partial_eta2 > arch.partial_eta2
-        rows.append(["1b. architecture x dataset interaction (partial eta^2, p)",
-                     f"{paper.INTERACTION_PARTIAL_ETA2:g}, p < {paper.INTERACTION_P_BELOW:g}",
-                     f"{inter.partial_eta2:.3f}, p = {_p(inter.p)}",
-                     "yes: p < 0.001 and larger than the main effect" if holds else
-                     "no: " + ("p >= 0.001" if not inter.p < paper.INTERACTION_P_BELOW
-                               else "not larger than the main effect")])
-    else:
-        rows.append(["1. accuracy ANOVA (architecture, architecture x dataset)",
-                     f"{paper.ARCH_MAIN_EFFECT_PARTIAL_ETA2:g}; {paper.INTERACTION_PARTIAL_ETA2:g} (p < 0.001)",
-                     "not available: " + (study.anova.missing or "the ANOVA has no such terms"), "n/a"])
-    if study.best.value is not None:
-        best = study.best.value
-        winners = best[best["rank"] == 1]
-        distinct = sorted(set(winners["architecture"]))
-        n_datasets = winners["dataset"].nunique()
-        if n_datasets < 2:
-            verdict = "n/a: needs at least two datasets"
-        elif len(distinct) > 1:
-            verdict = "yes"
-        else:
-            verdict = "no: one architecture is best everywhere"
-        rows.append(["1c. no universal best architecture", "best architecture differs by dataset",
-                     f"{len(distinct)} different best architecture{'s' if len(distinct) != 1 else ''} "
-                     f"(ties included) over {n_datasets} dataset{'s' if n_datasets != 1 else ''} "
-                     f"({', '.join(distinct)})", verdict])
-    # Finding 2: lambda sweep.
-    paper_claim = (f"~{paper.PAPER_ENERGY_REDUCTION:g}x lower activation energy, |acc change| < "
-                   f"{paper.ACCURACY_CLAIM_MAX_PP:g} pp at λ = {paper.CLAIM_LAMBDA:g}")
-    if study.sweep.value is None:
-        rows.append(["2. lambda sweep", paper_claim, "not available: " + study.sweep.missing, "n/a"])
-    else:
-        sweep = study.sweep.value
-        levels = sorted(set(sweep["lam"]))
-        close = [v for v in levels if np.isclose(v, paper.CLAIM_LAMBDA, rtol=1e-9, atol=0)]
-        lam = close[0] if close else max(levels)
-        note = "" if close else f" (the cube has no λ = {paper.CLAIM_LAMBDA:g}; its largest λ = {lam:g})"
-        names = {paper.normalise_dataset_name(d): d for d in dict.fromkeys(sweep["dataset"])}
-        chosen = [names[d] for d in paper.SWEEP_DATASETS if d in names]
-        if not chosen:
-            chosen = list(names.values())
-            note += " (no MNIST/Fashion-MNIST in the cube: all datasets shown)"
-        for dataset in chosen:
-            r = sweep[(sweep["dataset"] == dataset) & (sweep["lam"] == lam)]
-            red = r["activation_reduction"].to_numpy(dtype=float) if "activation_reduction" in r else np.array([])
-            acc = r["acc_change_pp"].to_numpy(dtype=float)
-            both = (r["energy_claim"].fillna(False) & r["accuracy_claim"].fillna(False)).to_numpy(dtype=bool) \
-                if "activation_reduction" in r else np.zeros(len(r), dtype=bool)
-            ours = (f"{_num(np.nanmedian(red), ',.0f')}x lower (median over {len(r)} architectures; range "
-                    f"{_num(np.nanmin(red), ',.0f')}-{_num(np.nanmax(red), ',.0f')}x); acc change median "
-                    f"{_num(np.nanmedian(acc), '+.2f')} pp (range {_num(np.nanmin(acc), '+.2f')} to "
-                    f"{_num(np.nanmax(acc), '+.2f')})") if red.size and np.isfinite(red).any() else \
-                "no activation energy in the cube"
-            verdict = (f"{'yes' if both.all() else 'partly' if both.any() else 'no'}: {int(both.sum())}/{len(r)} "
-                       f"architectures reach >= {paper.ENERGY_CLAIM_MIN_REDUCTION:.0f}x with |change| < "
-                       f"{paper.ACCURACY_CLAIM_MAX_PP:g} pp")
-            rows.append([f"2. lambda sweep on {dataset}{note}", paper_claim, ours, verdict])
-    # Finding 3: efficiency.
-    lo, hi = paper.EFFICIENCY_GAIN_RANGE
-    paper_gain = f"energy-first {lo:.0%}-{hi:.0%} more efficient than baselines within a modality"
-    eff = study.eff.value
-    # Steps to target is the primary metric: unlike energy or time it does not scale with per-sample cost.
-    energy_rows = eff.gains[eff.gains["metric"] == "steps_to_target"] if eff is not None else None
-    if eff is None or energy_rows is None or energy_rows.empty:
-        why = study.eff.missing if eff is None else "no group holds runs of both families"
-        rows.append(["3. training efficiency", paper_gain, "not available: " + why, "n/a"])
-    else:
-        for r in energy_rows.to_dict("records"):
-            gain = r["gain"]
-            if not np.isfinite(gain):
-                ours, verdict = "no run of one family reached the target", "n/a"
-            else:
-                ours = (f"{gain * 100:+.1f}% {_ci(r['ci_low'] * 100, r['ci_high'] * 100, '+.1f')} "
-                        f"steps to target (n = {r['n_energy_first']}/{r['n_baseline']} runs)")
-                if lo <= gain <= hi:
-                    verdict = "yes: within the paper's range"
-                elif gain > hi:
-                    verdict = "gain larger than the paper's range"
-                elif gain > 0:
-                    verdict = "no: smaller than 5%"
-                else:
-                    verdict = "no: baselines are as or more efficient"
-                verdict += "; CI excludes 0" if r["ci_low"] > 0 or r["ci_high"] < 0 else "; CI includes 0"
-            rows.append([f"3. training efficiency, {eff.by} {r[eff.by]} (vs {r['versus']} baselines)", paper_gain,
-                         ours, verdict])
-    return rows
-
-
-# ----------------------------------------------------------------------------- frontier
 
 _FRONTIER_HEADERS = ["dataset", "architecture", "largest equivalent λ", "n", "E lower by", "95% CI",
                      "pJ lower by", "95% CI", "acc change (pp)", "largest λ", "E(max λ)/E(0)", "acc change at max (pp)"]
@@ -490,15 +391,15 @@ def _frontier_rows(frontier: pd.DataFrame) -> list[list[str]]:
 
 
 def _frontier_caption() -> str:
-    return (f"The paper: ~{paper.PAPER_ENERGY_REDUCTION:g}x less activation energy with < "
-            f"{paper.ACCURACY_CLAIM_MAX_PP:g} pp accuracy change. Here, per architecture: the largest λ whose "
-            f"accuracy is equivalent to λ = 0 (TOST at {paper.TOST_ALPHA:g}: the {1 - 2 * paper.TOST_ALPHA:.0%} CI of "
-            f"the paired change inside ±{paper.ACCURACY_CLAIM_MAX_PP:g} pp) and the factor by which activation "
+    claim = paper.SWEEP
+    return (f"The paper: ~{claim.paper_reduction:g}x less activation energy with "
+            f"{claim.accuracy_change_pp.describe()} pp accuracy change. Here, per architecture: the largest λ whose "
+            f"accuracy is equivalent to λ = 0 (TOST at {claim.tost_alpha:g}: the {1 - 2 * claim.tost_alpha:.0%} CI "
+            f"of the paired change inside ±{claim.margin_pp:g} pp) and the factor by which activation "
             f"energy E and inference pJ per sample fell there (geometric mean over seeds, 95% CI); then the cube's "
-            f"largest λ, whose E ratio says whether the sweep was strong enough to move E at all (> 0.5: barely).")
+            f"largest λ, whose E ratio says whether the sweep was strong enough to move E at all "
+            f"(> {claim.barely_moved_ratio:g}: barely).")
 
-
-# ----------------------------------------------------------------------------- chance and sources
 
 _CHANCE_HEADERS = ["dataset", "architecture", "response", "n", "mean %", "95% one-sided lower bound %",
                    "chance %", "learned?"]
@@ -524,8 +425,6 @@ def _chance_summary(study: _Study) -> tuple[str, list[list[str]]]:
 
 def _source_lines(study: _Study) -> list[str]:
     """Which protocol, profile, budgets and cost table produced each cube behind the report."""
-    import json
-
     lines = []
     for ds in study.sources:
         name, profile = ds.attrs.get("protocol", "?"), ds.attrs.get("profile", "?")
@@ -547,8 +446,6 @@ def _source_lines(study: _Study) -> list[str]:
                      f"{ds.attrs.get('energy_term', '?')}, norm {ds.attrs.get('energy_norm', 'sum')}): {budget}")
     return lines
 
-
-# ----------------------------------------------------------------------------- text
 
 def _header_lines(study: _Study) -> list[str]:
     ds = study.ds
@@ -573,79 +470,343 @@ def _header_lines(study: _Study) -> list[str]:
     return lines
 
 
-def _text(study: _Study) -> str:
-    out = ["neuroenergy study statistics", "=" * 28] + _header_lines(study) + [""]
-    out.append("1. Factorial ANOVA of test balanced accuracy (mean per-class recall), accuracy beside")
-    if study.anova.value is not None:
-        out.append("  " + _anova_caption(study.anova.value))
-        out.append(_text_table(_ANOVA_HEADERS, _anova_rows(study.anova.value)))
+# ----------------------------------------------------------------------------- paper vs this study
+
+_PAPER_HEADERS = ["finding", "paper", "this study", "holds on our runs?"]
+
+
+def _paper_rows(study: _Study) -> list[list[str]]:
+    """One row per claim of :mod:`paper`: the paper's figure, ours, and the claim's verdict rule applied."""
+    return _anova_claim_rows(study) + _sweep_claim_rows(study) + _efficiency_claim_rows(study)
+
+
+def _anova_claim_rows(study: _Study) -> list[list[str]]:
+    claim = paper.ANOVA
+    rows: list[list[str]] = []
+    if study.anova.value is not None and {"architecture", "architecture:dataset"} <= set(study.anova.value.index):
+        t = study.anova.value
+        arch, inter = t.loc["architecture"], t.loc["architecture:dataset"]
+        rows.append(["1a. architecture main effect on accuracy (partial eta^2)", f"{claim.paper_main_effect:g}",
+                     f"{arch.partial_eta2:.3f} (F = {arch.F:.2f}, p = {_p(arch.p)})",
+                     claim.main_effect_verdict(arch.partial_eta2)])
+        rows.append(["1b. architecture x dataset interaction (partial eta^2, p)",
+                     f"{claim.paper_interaction:g}, p {claim.interaction_p.describe()}",
+                     f"{inter.partial_eta2:.3f}, p = {_p(inter.p)}",
+                     claim.interaction_verdict(inter.p, inter.partial_eta2, arch.partial_eta2)])
     else:
-        out.append(f"  not available: {study.anova.missing}")
+        rows.append(["1. accuracy ANOVA (architecture, architecture x dataset)",
+                     f"{claim.paper_main_effect:g}; {claim.paper_interaction:g} (p {claim.interaction_p.describe()})",
+                     "not available: " + (study.anova.missing or "the ANOVA has no such terms"), "n/a"])
+    if study.best.value is not None:
+        best = study.best.value
+        winners = best[best["rank"] == 1]
+        distinct = sorted(set(winners["architecture"]))
+        n_datasets = winners["dataset"].nunique()
+        rows.append(["1c. no universal best architecture", "best architecture differs by dataset",
+                     f"{len(distinct)} different best architecture{'s' if len(distinct) != 1 else ''} "
+                     f"(ties included) over {n_datasets} dataset{'s' if n_datasets != 1 else ''} "
+                     f"({', '.join(distinct)})", claim.best_verdict(len(distinct), n_datasets)])
+    return rows
+
+
+def _sweep_claim_rows(study: _Study) -> list[list[str]]:
+    claim = paper.SWEEP
+    if study.sweep.value is None:
+        return [["2. lambda sweep", claim.paper_text(), "not available: " + study.sweep.missing, "n/a"]]
+    sweep = study.sweep.value
+    levels = sorted(set(sweep["lam"]))
+    close = [v for v in levels if np.isclose(v, claim.claim_lam, rtol=1e-9, atol=0)]
+    lam = close[0] if close else max(levels)
+    note = "" if close else f" (the cube has no λ = {claim.claim_lam:g}; its largest λ = {lam:g})"
+    names = {paper.normalise_dataset_name(d): d for d in dict.fromkeys(sweep["dataset"])}
+    chosen = [names[d] for d in claim.datasets if d in names]
+    if not chosen:
+        chosen = list(names.values())
+        note += f" (none of {', '.join(claim.datasets)} in the cube: all datasets shown)"
+    rows = []
+    for dataset in chosen:
+        r = sweep[(sweep["dataset"] == dataset) & (sweep["lam"] == lam)]
+        red = r["activation_reduction"].to_numpy(dtype=float) if "activation_reduction" in r else np.array([])
+        acc = r["acc_change_pp"].to_numpy(dtype=float)
+        # The sweep's flags apply the claim's energy and accuracy bounds.
+        both = (r["energy_claim"].fillna(False) & r["accuracy_claim"].fillna(False)).to_numpy(dtype=bool) \
+            if "activation_reduction" in r else np.zeros(len(r), dtype=bool)
+        ours = (f"{_num(np.nanmedian(red), ',.0f')}x lower (median over {len(r)} architectures; range "
+                f"{_num(np.nanmin(red), ',.0f')}-{_num(np.nanmax(red), ',.0f')}x); acc change median "
+                f"{_num(np.nanmedian(acc), '+.2f')} pp (range {_num(np.nanmin(acc), '+.2f')} to "
+                f"{_num(np.nanmax(acc), '+.2f')})") if red.size and np.isfinite(red).any() else \
+            "no activation energy in the cube"
+        rows.append([f"2. lambda sweep on {dataset}{note}", claim.paper_text(), ours,
+                     claim.verdict(int(both.sum()), len(r))])
+    return rows
+
+
+def _efficiency_claim_rows(study: _Study) -> list[list[str]]:
+    claim = paper.EFFICIENCY
+    eff = study.eff.value
+    primary = eff.gains[eff.gains["metric"] == claim.metric] if eff is not None else None
+    if eff is None or primary is None or primary.empty:
+        why = study.eff.missing if eff is None else "no group holds runs of both families"
+        return [["3. training efficiency", claim.paper_text(), "not available: " + why, "n/a"]]
+    rows = []
+    name = _METRIC_NAMES.get(claim.metric, claim.metric)
+    for r in primary.to_dict("records"):
+        gain = r["gain"]
+        if not np.isfinite(gain):
+            ours, verdict = "no run of one family reached the target", "n/a"
+        else:
+            ours = (f"{gain * 100:+.1f}% {_ci(r['ci_low'] * 100, r['ci_high'] * 100, '+.1f')} "
+                    f"{name} (n = {r['n_energy_first']}/{r['n_baseline']} runs)")
+            verdict = claim.verdict(gain, r["ci_low"], r["ci_high"])
+        rows.append([f"3. training efficiency, {eff.by} {r[eff.by]} (vs {r['versus']} baselines)",
+                     claim.paper_text(), ours, verdict])
+    return rows
+
+
+# ----------------------------------------------------------------------------- sections
+# Each builder returns the blocks of one section (None: leave the section out). ``out`` is the
+# directory figures are drawn into, None when nothing is drawn (the ``stats`` text).
+
+def _paper_section(study: _Study, out: Path | None) -> list[Block]:
+    return [table(_PAPER_HEADERS, _paper_rows(study), layout="records")]
+
+
+def _accuracy_section(study: _Study, out: Path | None) -> list[Block]:
+    blocks: list[Block] = []
+    if study.anova.value is not None:
+        t = study.anova.value
+        blocks.append(table(_ANOVA_HEADERS, _anova_rows(t), caption=_anova_caption(t)))
+    else:
+        blocks.append(Paragraph(f"ANOVA not available: {study.anova.missing}"))
     if study.anova_accuracy.value is not None:
-        out.append("  " + _anova_caption(study.anova_accuracy.value))
-        out.append(_text_table(_ANOVA_HEADERS, _anova_rows(study.anova_accuracy.value)))
+        t = study.anova_accuracy.value
+        blocks += [Paragraph("Beside it, plain accuracy (its meaning differs between balanced and imbalanced "
+                             "datasets):"),
+                   table(_ANOVA_HEADERS, _anova_rows(t), caption=_anova_caption(t))]
     if study.chance.value is not None:
         line, rows = _chance_summary(study)
-        out += ["", f"  Did every architecture learn? {line}"]
+        blocks.append(Paragraph(f"Did every architecture learn? {line}."))
         if rows:
-            out += ["  Did not learn (left in the statistics above, but read them with this in mind):",
-                    _text_table(_CHANCE_HEADERS, rows)]
-    out += ["", "2. Best architecture per dataset"]
-    if study.best.value is not None:
-        out.append(f"  {_RESPONSE_LABELS.get(study.best.value.attrs['response'], 'score')} in %, mean over seeds "
-                   f"with 95% Student-t CI, λ = "
-                   f"{study.best.value.attrs['lam']:g}; rank 1 = highest mean")
-        out.append(_text_table(_best_headers(study.best.value), _best_rows(study.best.value)))
-    else:
-        out.append(f"  not available: {study.best.missing}")
-    out += ["", "3. Lambda sweep vs λ = 0 (paired by seed)"]
-    if study.sweep.value is not None:
-        out.append("  E ratio = activation energy at λ / at λ = 0 (geometric mean over seeds, 95% CI); "
-                   "E lower by = 1 / ratio; pJ ratio = same for inference energy (pJ per sample);")
-        out.append(f"  acc change = accuracy at λ minus at λ = 0 in percentage points (95% CI). ~1000x? = "
-                   f"reduction >= {paper.ENERGY_CLAIM_MIN_REDUCTION:.0f}x (10^2.5, rounds to three orders of "
-                   f"magnitude); |d|<0.5pp? = |mean change| < {paper.ACCURACY_CLAIM_MAX_PP:g} pp; "
-                   f"CI in +-0.5pp? = TOST equivalence at {paper.TOST_ALPHA:g} (the "
-                   f"{1 - 2 * paper.TOST_ALPHA:.0%} CI inside +-{paper.ACCURACY_CLAIM_MAX_PP:g} pp).")
-        out.append(_text_table(_SWEEP_HEADERS, _sweep_rows(study.sweep.value)))
-    else:
-        out.append(f"  not available: {study.sweep.missing}")
-    if study.frontier.value is not None:
-        out += ["", "  Lambda frontier: " + _frontier_caption(),
-                _text_table(_FRONTIER_HEADERS, _frontier_rows(study.frontier.value))]
-    out += ["", "4. Training efficiency: energy-first vs baseline"]
-    if study.eff.value is not None:
-        eff = study.eff.value
-        out.append(f"  cost to reach the target accuracy (runs that never reached it excluded, counted); "
-                   f"λ = {eff.lam:g}; {_targets_line(eff)}")
-        out.append(f"  {_gain_method_line(eff)}; paper: 5-33%")
-        if eff.gains.empty:
-            out.append(f"  not available: no {eff.by} holds runs of both families")
-        else:
-            headers, rows = _gain_rows(eff)
-            out.append(_text_table(headers, rows))
-            pooled_line = _pooled_line(study)
-            if pooled_line:
-                out.append("  " + pooled_line)
-    else:
-        out.append(f"  not available: {study.eff.missing}")
-    out += ["", "5. Paper vs this study (" + paper.PAPER + ")"]
-    for finding, claim, ours, verdict in _paper_rows(study):
-        out.append(f"  {finding}\n    paper: {claim}\n    ours:  {ours}\n    holds: {verdict}")
-    if study.notes:
-        out += ["", "Notes"] + [f"  - {note}" for note in study.notes]
-    return "\n".join(out) + "\n"
+            blocks.append(table(_CHANCE_HEADERS, rows, caption="Did not learn (these cells stay in the statistics; "
+                                "a comparison that involves them compares models that learned nothing):"))
+    if study.best.value is None:
+        return blocks + [Paragraph(f"Best architectures not available: {study.best.missing}")]
+    best = study.best.value
+    if out is not None:
+        from neuroenergy.stats import figures  # matplotlib is only needed for figures
 
+        subtitle = ""
+        if study.anova.value is not None and "architecture:dataset" in study.anova.value.index:
+            r = study.anova.value.loc["architecture:dataset"]
+            subtitle = f"architecture x dataset: partial eta^2 = {r.partial_eta2:.3f}, p = {_p(r.p)}"
+        figures.interaction_figure(best, out / FIGURES["interaction"], subtitle)
+        blocks.append(Figure(FIGURES["interaction"], "Accuracy by architecture x dataset"))
+    caption = (f"Test {_RESPONSE_LABELS.get(best.attrs['response'], best.attrs['response'])} in %, mean over "
+               f"seeds with 95% Student-t CI (λ = {best.attrs['lam']:g}), rank 1 = highest mean; plain accuracy "
+               "beside. "
+               "`vs best`: Tukey HSD adjusted p of the difference to the rank-1 architecture of the dataset "
+               f"(tied: not significantly different at alpha = {paper.POSTHOC_ALPHA:g}).")
+    return blocks + [table(_best_headers(best), _best_rows(best, _versus_best(study.ds, best)), caption=caption)]
+
+
+def _sweep_section(study: _Study, out: Path | None) -> list[Block]:
+    if study.sweep.value is None:
+        return [Paragraph(f"No sweep: {study.sweep.missing}")]
+    sweep = study.sweep.value
+    blocks: list[Block] = []
+    if out is not None:
+        from neuroenergy.stats import figures
+
+        figures.sweep_figure(sweep, out / FIGURES["sweep"])
+        blocks.append(Figure(FIGURES["sweep"], "Lambda sweep"))
+    blocks += [Paragraph("Ratios are geometric means over seeds of E(λ)/E(0), paired by seed, with a t-interval on "
+                         "the log ratios (95%); accuracy change in percentage points, paired by seed (95% t-CI)."),
+               Paragraph(_sweep_columns_line()),
+               table(_sweep_headers(), _sweep_rows(sweep))]
+    if study.frontier.value is not None:
+        caption = _frontier_caption()
+        if out is not None:
+            caption += (" The figure above is the energy-accuracy frontier: E ratio (log axis) against the "
+                        "accuracy change with its CI, every architecture, one marker per λ.")
+        blocks += [Subheading("The frontier: how far λ goes before accuracy moves"),
+                   table(_FRONTIER_HEADERS, _frontier_rows(study.frontier.value), caption=caption)]
+    return blocks
+
+
+def _efficiency_section(study: _Study, out: Path | None) -> list[Block]:
+    eff = study.eff.value
+    if eff is None:
+        return [Paragraph(f"Not available: {study.eff.missing}")]
+    if eff.gains.empty:
+        return [Paragraph(f"Not available: no {eff.by} holds runs of both families (baseline and energy_first).")]
+    blocks: list[Block] = []
+    if out is not None:
+        from neuroenergy.stats import figures
+
+        # One row per group in the figure: matched gains against all baselines (or the pooled ones).
+        figures.efficiency_figure(eff.gains[eff.gains["versus"] != "best"], out / FIGURES["efficiency"], eff.by)
+        blocks.append(Figure(FIGURES["efficiency"], "Efficiency gains"))
+    method = _gain_method_line(eff)
+    headers, rows = _gain_rows(eff)
+    blocks.append(table(headers, rows, caption=(
+        f"Cost to first reach the target held-out accuracy ({_targets_line(eff)}; source: "
+        f"{'the cube' if eff.source == 'cube' else 'learning curves'}), λ = {eff.lam:g}. "
+        f"{method[0].upper()}{method[1:]}, seed {eff.gains.attrs['seed']}. "
+        f"Runs that never reached the target are excluded and counted. The paper: "
+        f"{paper.EFFICIENCY.range_text()}.")))
+    pooled_line = _pooled_line(study)
+    if pooled_line:
+        blocks.append(Paragraph(pooled_line))
+    if not eff.not_reached.empty:
+        blocks.append(table(["dataset", "architecture", "ok runs", "not reached"],
+                            [[r.dataset, r.architecture, str(r.n_runs), str(r.n_not_reached)]
+                             for r in eff.not_reached.itertuples()],
+                            caption="Runs that never reached the target:"))
+    return blocks
+
+
+def _energy_section(study: _Study, out: Path | None) -> list[Block] | None:
+    if out is None:  # the section is its figure
+        return None
+    ds = study.ds
+    layer_vars = [str(n) for n, v in ds.data_vars.items()
+                  if "energy" in str(n) and set(v.dims) == set(DIMS) | {"layer"}]
+    frame = cell_frame(ds, ["energy_pj"], lam=study.lam) if "energy_pj" in ds.data_vars and study.lam is not None \
+        else None
+    if study.lam is None:
+        return [Paragraph("Not drawn: the cube has several λ levels and no λ = 0.")]
+    if frame is None and not layer_vars:
+        return [Paragraph("Not drawn: the cube holds neither per-layer energy nor energy_pj.")]
+    ok = split_ok(frame, ["energy_pj"])[0] if frame is not None else split_ok(cell_frame(ds, [], lam=study.lam), [])[0]
+    if ok.empty:
+        return [Paragraph("Not drawn: no ok cell holds energy_pj.")]
+    from neuroenergy.stats import figures
+
+    _, caption = figures.energy_figure(ds, ok, out / FIGURES["energy"], study.lam,
+                                       layer_vars[0] if layer_vars else None)
+    return [Figure(FIGURES["energy"], "Energy breakdown"), Paragraph(caption)]
+
+
+def _ann_section(study: _Study, out: Path | None) -> list[Block]:
+    ds = study.ds
+    ann = _ann_ratio_table(ds, study.lam)
+    if ann is None:
+        return [Paragraph("Not available: the cube holds no `ann_ratio` (cubes written before neuroenergy recorded "
+                          "the ANN-equivalent), or no ok cell at one λ.")]
+    blocks: list[Block] = []
+    if out is not None:
+        from neuroenergy.stats import figures
+
+        figures.ann_ratio_figure(ann, out / FIGURES["ann"], str(ds.attrs.get("costs", "cost table not recorded")))
+        blocks.append(Figure(FIGURES["ann"], "SNN vs ANN"))
+    caption = ("Inference energy per sample of each network divided by that of the same layers run once as a "
+               "conventional ANN on the same input (one pass instead of T steps, dense activations, the same "
+               "energy model; see `neuroenergy.energy.measure(compare_ann=True)`), median over seeds. Below 1 "
+               "the spiking network is cheaper. With a compute-only cost table this leaves out memory traffic, "
+               "which a memory-aware model (`lemaire-2022`) prices.")
+    return blocks + [table(["architecture"] + [str(c) for c in ann.columns],
+                           [[str(a)] + [_num(v, ".3g") for v in row] for a, row in zip(ann.index, ann.to_numpy())],
+                           caption=caption)]
+
+
+def _definitions_section(study: _Study, out: Path | None) -> list[Block]:
+    anova_claim, sweep_claim, eff_claim = paper.ANOVA, paper.SWEEP, paper.EFFICIENCY
+    limit = sweep_claim.energy_reduction.limit
+    low, high = eff_claim.gain_range
+    return [Bullets((
+        "partial eta^2 = SS_effect / (SS_effect + SS_residual); eta^2 = SS_effect / (sum of the table's SS); "
+        "omega^2 = (SS_effect - df_effect MS_residual) / (sum of the table's SS + MS_residual). Type II sums of "
+        "squares; factors coded with sum-to-zero contrasts.",
+        "The ANOVA, best-architecture and efficiency sections use one λ level: λ = 0 (or the cube's only "
+        "level), so accuracy and cost are not confounded with the energy term.",
+        f"The architecture main effect is small when its partial eta^2 is "
+        f"{anova_claim.main_effect_small.describe()}; the interaction holds when its p is "
+        f"{anova_claim.interaction_p.describe()} and its partial eta^2 exceeds the main effect's; \"no universal "
+        f"best\" needs at least {anova_claim.min_datasets} datasets. `vs best` says worse when the Tukey HSD "
+        f"adjusted p is below {paper.POSTHOC_ALPHA:g}.",
+        f"\"~{sweep_claim.paper_reduction:g}x\" holds when the geometric-mean reduction of activation energy is "
+        f"{sweep_claim.energy_reduction.describe('.0f')}x = 10^{math.log10(limit):.3g} (its order of magnitude "
+        f"rounds to {round(math.log10(limit) + 1e-9):.0f}); the measured factor is shown beside it.",
+        f"\"{sweep_claim.accuracy_change_pp.describe()} pp\" holds when |mean accuracy change| "
+        f"{sweep_claim.accuracy_change_pp.describe()} pp; the stricter \"CI in +-{sweep_claim.margin_pp:g}pp\" is "
+        f"a TOST at {sweep_claim.tost_alpha:g} (two one-sided t-tests): the {1 - 2 * sweep_claim.tost_alpha:.0%} CI "
+        f"of the paired change lies inside.",
+        f"The efficiency gain (on {_METRIC_NAMES.get(eff_claim.metric, eff_claim.metric)}) is within the paper's "
+        f"range when {low:.0%} <= gain <= {high:.0%}.",
+        f"Energies are compute-only estimates from the cost table ({study.ds.attrs.get('costs', 'not recorded')}), "
+        f"not hardware readings.",
+    ))]
+
+
+def _notes_section(study: _Study, out: Path | None) -> list[Block] | None:
+    return [Bullets(tuple(study.notes))] if study.notes else None
+
+
+def _excluded_section(study: _Study, out: Path | None) -> list[Block]:
+    if study.dropped.empty:
+        return [Paragraph("None: every cell is ok.")]
+    return [table(["cell", "status"], [[format_cell(r), r["reason"]] for r in study.dropped.to_dict("records")])]
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """One section of the report: its title, the function that builds its blocks, where it appears.
+
+    ``build(study, out)`` returns the section's blocks (None leaves the section
+    out); ``out`` is the directory to draw figures into, or None when nothing
+    is drawn (the ``stats`` text). ``in_stats=False``: report.md only.
+    """
+
+    title: str
+    build: Callable[[_Study, Path | None], list[Block] | None]
+    numbered: bool = True
+    in_stats: bool = True
+
+
+#: The report's sections, in order: the ``stats`` text and report.md are both rendered from these.
+SECTIONS: tuple[ReportSection, ...] = (
+    ReportSection("Paper vs this study", _paper_section, numbered=False),
+    ReportSection("Accuracy: factorial ANOVA and best architectures", _accuracy_section),
+    ReportSection("Lambda sweep", _sweep_section),
+    ReportSection("Training efficiency", _efficiency_section),
+    ReportSection("Energy breakdown", _energy_section),
+    ReportSection("Is the SNN cheaper than the same network run as an ANN?", _ann_section),
+    ReportSection("Definitions and thresholds", _definitions_section, numbered=False),
+    ReportSection("Notes", _notes_section, numbered=False),
+    ReportSection("Excluded cells", _excluded_section, numbered=False, in_stats=False),
+)
+
+
+def study_document(study: _Study, title: str, out: Path | None = None) -> Document:
+    """The document of a study: the header, then every section of :data:`SECTIONS`.
+
+    ``out``: draw the figures there and include them (report.md); None: no
+    figures, and only the sections with ``in_stats`` (the ``stats`` text).
+    """
+    preamble = (Bullets(tuple(_header_lines(study))),
+                Paragraph(f"Paper: {paper.PAPER}. Thresholds and definitions are at the end of this report."))
+    sections = []
+    for entry in SECTIONS:
+        if out is None and not entry.in_stats:
+            continue
+        blocks = entry.build(study, out)
+        if blocks is not None:
+            sections.append(Section(entry.title, tuple(blocks), entry.numbered))
+    return Document(title, preamble, tuple(sections))
+
+
+# ----------------------------------------------------------------------------- entry points
 
 def format_tables(cube: CubeLike | Sequence[CubeLike]) -> str:
     """The plain-text tables of a study, as ``python -m neuroenergy.protocols stats DIR`` prints them.
 
-    Sections: the cube (cells, statuses, cost table); 1. ANOVA of accuracy
-    (architecture x dataset, Type II, lambda = 0); 2. best architecture per
-    dataset (accuracy %, 95% CI); 3. lambda sweep (energy ratios, accuracy
-    change in pp, paper-claim flags); 4. training efficiency gains of
-    energy-first over baseline per modality (bootstrap CI); 5. paper vs this
-    study. A section the cube cannot support says why.
+    The sections of :data:`SECTIONS` with ``in_stats`` (paper vs this study;
+    1. accuracy ANOVA over architecture x dataset, Type II, lambda = 0, and the
+    best architecture per dataset with 95% CIs; 2. lambda sweep: energy ratios,
+    accuracy change in pp, paper-claim flags, the frontier; 3. training
+    efficiency gains of energy-first over baseline per modality, bootstrap CI;
+    4. SNN vs ANN energy; definitions; notes), without figures. A section the
+    cube cannot support says why.
 
     Args:
         cube: a result cube or its path, or several (the cubes of the factorial,
@@ -658,11 +819,8 @@ def format_tables(cube: CubeLike | Sequence[CubeLike]) -> str:
     """
     with _single_threaded_blas():
         study = _study(cube)
-    # Plain ASCII for lambda: the text goes to terminals and logs of any encoding.
-    return _text(study).replace("λ", "lambda")
+        return render(study_document(study, "neuroenergy study statistics"), "text")
 
-
-# ----------------------------------------------------------------------------- markdown report
 
 def write_report(cube: CubeLike | Sequence[CubeLike], out_dir: str | Path) -> Path:
     """Write ``report.md`` and its PNG figures into ``out_dir`` (created if needed).
@@ -673,169 +831,17 @@ def write_report(cube: CubeLike | Sequence[CubeLike], out_dir: str | Path) -> Pa
     architecture x dataset), ``lambda_sweep.png`` (accuracy change vs energy
     ratio, log axis), ``efficiency_gains.png`` (gains with bootstrap CIs beside
     the paper's 5-33%), ``energy_breakdown.png`` (per-layer energy, or without
-    per-layer data energy_pj stacked over datasets). A figure whose data the
-    cube lacks is not drawn and the report says why.
+    per-layer data energy_pj stacked over datasets), ``snn_vs_ann.png``. A
+    figure whose data the cube lacks is not drawn and the report says why.
 
     Returns:
         The path of ``report.md``.
     """
+    out = Path(out_dir)
     with _single_threaded_blas():
-        return _write_report(cube, Path(out_dir))
-
-
-def _write_report(cube: CubeLike | Sequence[CubeLike], out: Path) -> Path:
-    from neuroenergy.stats import figures  # matplotlib is only needed here
-
-    study = _study(cube)
-    out.mkdir(parents=True, exist_ok=True)
-    ds = study.ds
-    md = ["# neuroenergy study report", ""]
-    md += [f"- {line}" for line in _header_lines(study)]
-    md += ["", f"Paper: {paper.PAPER}. Thresholds and definitions are at the end of this report.", ""]
-
-    md += ["## Paper vs this study", "", _md_table(_PAPER_HEADERS, _paper_rows(study)), ""]
-
-    # 1. accuracy
-    md += ["## 1. Accuracy: factorial ANOVA and best architectures", ""]
-    if study.anova.value is not None:
-        table = study.anova.value
-        md += [_anova_caption(table), "", _md_table(_ANOVA_HEADERS, _anova_rows(table)), ""]
-    else:
-        md += [f"ANOVA not available: {study.anova.missing}", ""]
-    if study.anova_accuracy.value is not None:
-        table = study.anova_accuracy.value
-        md += ["Beside it, plain accuracy (its meaning differs between balanced and imbalanced datasets):", "",
-               _anova_caption(table), "", _md_table(_ANOVA_HEADERS, _anova_rows(table)), ""]
-    if study.chance.value is not None:
-        line, rows = _chance_summary(study)
-        md += [f"**Did every architecture learn?** {line}.", ""]
-        if rows:
-            md += ["Did not learn (these cells stay in the statistics; a comparison that involves them compares "
-                   "models that learned nothing):", "", _md_table(_CHANCE_HEADERS, rows), ""]
-    if study.best.value is not None:
-        best = study.best.value
-        subtitle = ""
-        if study.anova.value is not None and "architecture:dataset" in study.anova.value.index:
-            r = study.anova.value.loc["architecture:dataset"]
-            subtitle = f"architecture x dataset: partial eta^2 = {r.partial_eta2:.3f}, p = {_p(r.p)}"
-        figures.interaction_figure(best, out / FIGURES["interaction"], subtitle)
-        md += [f"![Accuracy by architecture x dataset]({FIGURES['interaction']})", ""]
-        versus = _versus_best(ds, best)
-        md += [f"Test {_RESPONSE_LABELS.get(best.attrs['response'], best.attrs['response'])} in %, mean over "
-               f"seeds with 95% Student-t CI (λ = {best.attrs['lam']:g}); plain accuracy beside. "
-               "`vs best`: Tukey HSD adjusted p of the difference to the rank-1 architecture of the dataset "
-               "(tied: not significantly different at alpha = 0.05).", "",
-               _md_table(_best_headers(best) + ["vs best (Tukey)"], _best_rows(best, versus)), ""]
-    else:
-        md += [f"Best architectures not available: {study.best.missing}", ""]
-
-    # 2. sweep
-    md += ["## 2. Lambda sweep", ""]
-    if study.sweep.value is not None:
-        sweep = study.sweep.value
-        figures.sweep_figure(sweep, out / FIGURES["sweep"])
-        md += [f"![Lambda sweep]({FIGURES['sweep']})", "",
-               "Ratios are geometric means over seeds of E(λ)/E(0), paired by seed, with a t-interval on the log "
-               "ratios (95%); accuracy change in percentage points, paired by seed (95% t-CI).", "",
-               _md_table(_SWEEP_HEADERS, _sweep_rows(sweep)), ""]
-        if study.frontier.value is not None:
-            md += ["### The frontier: how far λ goes before accuracy moves", "", _frontier_caption(),
-                   "The figure above is the energy-accuracy frontier: E ratio (log axis) against the accuracy "
-                   "change with its CI, every architecture, one marker per λ.", "",
-                   _md_table(_FRONTIER_HEADERS, _frontier_rows(study.frontier.value)), ""]
-    else:
-        md += [f"No sweep: {study.sweep.missing}", ""]
-
-    # 3. efficiency
-    md += ["## 3. Training efficiency", ""]
-    eff = study.eff.value
-    if eff is not None and not eff.gains.empty:
-        # One row per group in the figure: matched gains against all baselines (or the pooled ones).
-        figures.efficiency_figure(eff.gains[eff.gains["versus"] != "best"], out / FIGURES["efficiency"], eff.by)
-        headers, rows = _gain_rows(eff)
-        md += [f"![Efficiency gains]({FIGURES['efficiency']})", "",
-               f"Cost to first reach the target held-out accuracy ({_targets_line(eff)}; source: "
-               f"{'the cube' if eff.source == 'cube' else 'learning curves'}), λ = {eff.lam:g}. "
-               f"{_gain_method_line(eff)[0].upper()}{_gain_method_line(eff)[1:]}, seed {eff.gains.attrs['seed']}. "
-               f"Runs that never reached the target are excluded and counted.", "",
-               _md_table(headers, rows), ""]
-        pooled_line = _pooled_line(study)
-        if pooled_line:
-            md += [pooled_line, ""]
-        if not eff.not_reached.empty:
-            md += ["Runs that never reached the target:", "",
-                   _md_table(["dataset", "architecture", "ok runs", "not reached"],
-                             [[r.dataset, r.architecture, str(r.n_runs), str(r.n_not_reached)]
-                              for r in eff.not_reached.itertuples()]), ""]
-    elif eff is not None:
-        md += [f"Not available: no {eff.by} holds runs of both families (baseline and energy_first).", ""]
-    else:
-        md += [f"Not available: {study.eff.missing}", ""]
-
-    # 4. energy breakdown
-    md += ["## 4. Energy breakdown", ""]
-    layer_vars = [str(n) for n, v in ds.data_vars.items()
-                  if "energy" in str(n) and set(v.dims) == set(DIMS) | {"layer"}]
-    frame = cell_frame(ds, ["energy_pj"], lam=study.lam) if "energy_pj" in ds.data_vars and study.lam is not None \
-        else None
-    if study.lam is None:
-        md += ["Not drawn: the cube has several λ levels and no λ = 0.", ""]
-    elif frame is None and not layer_vars:
-        md += ["Not drawn: the cube holds neither per-layer energy nor energy_pj.", ""]
-    else:
-        ok = split_ok(frame, ["energy_pj"])[0] if frame is not None else \
-            split_ok(cell_frame(ds, [], lam=study.lam), [])[0]
-        if ok.empty:
-            md += ["Not drawn: no ok cell holds energy_pj.", ""]
-        else:
-            _, caption = figures.energy_figure(ds, ok, out / FIGURES["energy"], study.lam,
-                                               layer_vars[0] if layer_vars else None)
-            md += [f"![Energy breakdown]({FIGURES['energy']})", "", caption, ""]
-
-    # 5. SNN vs the same network as an ANN
-    md += ["## 5. Is the SNN cheaper than the same network run as an ANN?", ""]
-    ann = _ann_ratio_table(ds, study.lam)
-    if ann is None:
-        md += ["Not available: the cube holds no `ann_ratio` (cubes written before neuroenergy recorded the "
-               "ANN-equivalent), or no ok cell at one λ.", ""]
-    else:
-        figures.ann_ratio_figure(ann, out / FIGURES["ann"], str(ds.attrs.get("costs", "cost table not recorded")))
-        md += [f"![SNN vs ANN]({FIGURES['ann']})", "",
-               "Inference energy per sample of each network divided by that of the same layers run once as a "
-               "conventional ANN on the same input (one pass instead of T steps, dense activations, the same "
-               "energy model; see `neuroenergy.energy.measure(compare_ann=True)`), median over seeds. Below 1 "
-               "the spiking network is cheaper. With a compute-only cost table this leaves out memory traffic, "
-               "which a memory-aware model (`lemaire-2022`) prices.", "",
-               _md_table(["architecture"] + [str(c) for c in ann.columns],
-                         [[str(a)] + [_num(v, ".3g") for v in row] for a, row in zip(ann.index, ann.to_numpy())]),
-               ""]
-
-    # definitions, notes, excluded cells
-    md += ["## Definitions and thresholds", "",
-           "- partial eta^2 = SS_effect / (SS_effect + SS_residual); eta^2 = SS_effect / (sum of the table's SS); "
-           "omega^2 = (SS_effect - df_effect MS_residual) / (sum of the table's SS + MS_residual). Type II sums of "
-           "squares; "
-           "factors coded with sum-to-zero contrasts.",
-           "- The ANOVA, best-architecture and efficiency sections use one λ level: λ = 0 (or the cube's only "
-           "level), so accuracy and cost are not confounded with the energy term.",
-           f"- \"~1000x\" holds when the geometric-mean reduction of activation energy is at least 10^2.5 = "
-           f"{paper.ENERGY_CLAIM_MIN_REDUCTION:.0f}x (its order of magnitude rounds to three); the measured factor "
-           f"is shown beside it.",
-           f"- \"< 0.5 pp\" holds when |mean accuracy change| < {paper.ACCURACY_CLAIM_MAX_PP:g} pp; the stricter "
-           f"\"CI in +-0.5pp\" is a TOST at {paper.TOST_ALPHA:g} (two one-sided t-tests): the "
-           f"{1 - 2 * paper.TOST_ALPHA:.0%} CI of the paired change lies inside.",
-           f"- The efficiency gain is within the paper's range when {paper.EFFICIENCY_GAIN_RANGE[0]:.0%} <= gain <= "
-           f"{paper.EFFICIENCY_GAIN_RANGE[1]:.0%}.",
-           "- Energies are compute-only estimates from the cost table "
-           f"({ds.attrs.get('costs', 'not recorded')}), not hardware readings.", ""]
-    if study.notes:
-        md += ["## Notes", ""] + [f"- {note}" for note in study.notes] + [""]
-    md += ["## Excluded cells", ""]
-    if study.dropped.empty:
-        md += ["None: every cell is ok.", ""]
-    else:
-        md += [_md_table(["cell", "status"], [[format_cell(r), r["reason"]]
-                                              for r in study.dropped.to_dict("records")]), ""]
+        study = _study(cube)
+        out.mkdir(parents=True, exist_ok=True)
+        text = render(study_document(study, "neuroenergy study report", out), "markdown")
     path = out / "report.md"
-    path.write_text("\n".join(md), encoding="utf-8")
+    atomic_write_text(path, text)
     return path

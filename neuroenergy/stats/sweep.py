@@ -15,7 +15,7 @@ Flags against the paper (thresholds in :mod:`neuroenergy.stats.paper`):
 ``energy_claim`` (reduction factor ``1 / ratio`` >= 10**2.5, i.e. about three
 orders of magnitude), ``accuracy_claim`` (|mean change| < 0.5 pp, as the paper
 states it) and ``accuracy_equivalent``: a TOST (two one-sided paired t-tests,
-each at ``TOST_ALPHA`` = 5%) of the hypothesis that the change lies inside
+each at ``paper.SWEEP.tost_alpha`` = 5%) of the hypothesis that the change lies inside
 +-0.5 pp, i.e. the 90% CI of the change lies inside the margin. "Equivalent"
 is evidence that the change is small; a mean change below 0.5 pp with a wide
 CI is not.
@@ -40,7 +40,7 @@ from neuroenergy.results.schema import DIMS
 from neuroenergy.stats._cube import (CubeLike, StatsWarning, as_cube, cell_frame, split_ok, warn_dropped,
                                      as_strings)
 from neuroenergy.stats.compare import _check_confidence, t_interval
-from neuroenergy.stats.paper import ACCURACY_CLAIM_MAX_PP, ENERGY_CLAIM_MIN_REDUCTION, TOST_ALPHA
+from neuroenergy.stats import paper
 
 __all__ = ["lambda_sweep", "lambda_frontier", "SWEEP_ENERGY_VARIABLES", "FRONTIER_COLUMNS"]
 
@@ -95,8 +95,8 @@ def _tost_p(mean: np.ndarray, sd: np.ndarray, n: np.ndarray, margin: float) -> n
     return np.where(n >= 2, np.maximum(p_low, p_high), np.nan)
 
 
-def lambda_sweep(cube: CubeLike, confidence: float = 0.95, *, margin_pp: float = ACCURACY_CLAIM_MAX_PP,
-                 tost_alpha: float = TOST_ALPHA, warn: bool = True) -> pd.DataFrame:
+def lambda_sweep(cube: CubeLike, confidence: float = 0.95, *, margin_pp: float | None = None,
+                 tost_alpha: float | None = None, warn: bool = True) -> pd.DataFrame:
     """Energy ratio and accuracy change vs lambda = 0, per dataset x architecture x lambda.
 
     Args:
@@ -104,9 +104,11 @@ def lambda_sweep(cube: CubeLike, confidence: float = 0.95, *, margin_pp: float =
             one other level.
         confidence: level of the Student-t intervals (the ``*_ci_*`` columns).
         margin_pp: equivalence margin of the TOST, percentage points of
-            accuracy (default: the paper's 0.5 pp).
-        tost_alpha: level of each one-sided test of the TOST (default 5%,
-            so equivalence = the ``1 - 2 alpha`` = 90% CI inside the margin).
+            accuracy, and the bound of ``accuracy_claim`` (default
+            ``paper.SWEEP.margin_pp``, the paper's 0.5 pp).
+        tost_alpha: level of each one-sided test of the TOST (default
+            ``paper.SWEEP.tost_alpha``, 5%, so equivalence = the
+            ``1 - 2 alpha`` = 90% CI inside the margin).
         warn: warn about excluded cells (not ok; a pair needs both cells ok).
 
     Returns:
@@ -133,6 +135,9 @@ def lambda_sweep(cube: CubeLike, confidence: float = 0.95, *, margin_pp: float =
             ``accuracy``/energy variable.
     """
     confidence = _check_confidence(confidence)
+    claim = paper.SWEEP
+    margin_pp = claim.margin_pp if margin_pp is None else margin_pp
+    tost_alpha = claim.tost_alpha if tost_alpha is None else tost_alpha
     if not 0.0 < float(tost_alpha) < 0.5:
         raise InvalidInputError(f"tost_alpha must be in (0, 0.5), e.g. 0.05, not {tost_alpha!r}")
     tost_alpha = float(tost_alpha)
@@ -215,15 +220,16 @@ def lambda_sweep(cube: CubeLike, confidence: float = 0.95, *, margin_pp: float =
     table.insert(1, "modality", table["dataset"].map(modality).fillna(""))
     table.insert(3, "family", table["architecture"].map(family).fillna(""))
 
-    table["energy_claim"] = _flag(table["activation_reduction"] >= ENERGY_CLAIM_MIN_REDUCTION,
+    table["energy_claim"] = _flag(claim.energy_reduction.holds(table["activation_reduction"]),
                                   table["activation_reduction"]) if "activation_reduction" in table else pd.NA
-    table["accuracy_claim"] = _flag(table["acc_change_pp"].abs() < margin_pp, table["acc_change_pp"])
+    accuracy_rule = paper.Bound(claim.accuracy_change_pp.op, margin_pp)
+    table["accuracy_claim"] = _flag(accuracy_rule.holds(table["acc_change_pp"].abs()), table["acc_change_pp"])
     table["accuracy_equivalent"] = _flag(table["tost_p"] < tost_alpha, table["tost_p"])
 
     table["_d"], table["_a"] = d_idx, a_idx
     table = table.sort_values(["_d", "_a", "lam"]).drop(columns=["_d", "_a"]).reset_index(drop=True)
     table.attrs.update(confidence=confidence, reference_lam=0.0,
-                       energy_claim_min_reduction=ENERGY_CLAIM_MIN_REDUCTION,
+                       energy_claim_min_reduction=claim.energy_reduction.limit,
                        accuracy_claim_max_pp=margin_pp, tost_alpha=tost_alpha,
                        tost_confidence=1.0 - 2.0 * tost_alpha)
     return table
@@ -270,7 +276,8 @@ def lambda_frontier(cube: CubeLike, confidence: float = 0.95, *, warn: bool = Tr
         ``acc_change_pp`` (percentage points); all NaN when no level is
         equivalent. Then, at the cube's largest lambda ``max_lam`` whatever
         its equivalence: ``max_lam_activation_ratio`` (E(max) / E(0),
-        geometric mean; above 0.5 means the sweep barely moved E) and
+        geometric mean; above ``paper.SWEEP.barely_moved_ratio`` = 0.5 the sweep
+        barely moved E) and
         ``max_lam_acc_change_pp``. Energy columns are NaN when the cube lacks
         that variable.
     """
