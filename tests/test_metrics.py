@@ -17,7 +17,7 @@ from neuroenergy.energy import report as energy_report
 from neuroenergy.errors import UnknownNameError
 from neuroenergy.metrics import CELL_METRICS, CURVE_METRICS, LAYER_METRICS, Metric
 from neuroenergy.protocols import cell, load_spec
-from neuroenergy.results.cube import build_cube, open_cube, write_cube
+from neuroenergy.results.cube import build_cube, load_cube, write_cube
 from neuroenergy.results.schema import CELL_VARIABLES, CURVE_VARIABLES
 from neuroenergy.stats.efficiency import EFFICIENCY_METRICS
 from neuroenergy.train.result import CurvePoint, TrainResult
@@ -54,7 +54,7 @@ def _cube_of(records: list[dict], tmp_path: Path):
     cube = build_cube(records, architectures=["mlp"], datasets=["mnist"], lams=[0.1], seeds=[0],
                       families={"mlp": "baseline"}, modalities={"mnist": "vision"}, targets={"mnist": 0.0},
                       attrs={"protocol": "declared"}, num_classes={"mnist": 10})
-    return open_cube(write_cube(cube, tmp_path / "cube.h5"))
+    return load_cube(write_cube(cube, tmp_path / "cube.h5"))
 
 
 @pytest.fixture(scope="module")
