@@ -271,3 +271,34 @@ def test_measure_reaches_every_parameter_of_every_architecture(arch, kind):
     assert report.unused_parameters == ()
     assert {"lagrangian": ("mu",), "transformer": ("pos",)}.get(arch, ()) == \
         getattr(type(model), "elementwise_parameters", ())
+
+
+@pytest.mark.parametrize("dim", [96, 8])  # 4 tokens over head widths 24 (scores first) and 2 (K^T V first)
+def test_attention_products_in_either_order_are_equal(dim):
+    """A block computes whichever of (Q K^T) V and Q (K^T V) is cheaper; for spikes
+    both are exact integer sums, so the block's output equals the other order's."""
+    from neuroenergy.models.layers import run_leaky
+
+    torch.manual_seed(0)
+    model = build("transformer", SPECS["image"], 5, num_steps=3, dim=dim, heads=4)
+    block = model.blocks[0]
+    u = torch.randn(3, B, model.num_tokens, dim)
+    with torch.no_grad():
+        out = block(u)
+        s, _ = run_leaky(block.lif_in, u)
+        q, k, v = (block._heads(run_leaky(lif, norm(lin(s)))[0]) for lif, norm, lin in (
+            (block.lif_q, block.norm_q, block.q), (block.lif_k, block.norm_k, block.k),
+            (block.lif_v, block.norm_v, block.v)))
+        scores_first = (q @ k.transpose(-2, -1)) @ v
+        kv_first = q @ (k.transpose(-2, -1) @ v)
+        assert torch.equal(scores_first, kv_first)
+        a, _ = run_leaky(block.lif_attn, block.norm_attn((kv_first * block.scale).transpose(2, 3).flatten(3)))
+        ref = u + block.norm_proj(block.proj(a))
+        s, _ = run_leaky(block.lif_mid, ref)
+        h, _ = run_leaky(block.lif_hidden, block.norm_fc1(block.fc1(s)))
+        ref = ref + block.norm_fc2(block.fc2(h))
+    assert torch.equal(out, ref)
+    # measure counts both products, as accumulates (their left operands are spikes)
+    report = measure(model, (sample(SPECS["image"]), torch.zeros(B, dtype=torch.long)))
+    products = [row for row in report.layers if "matmul" in row.name]
+    assert len(products) == 2 and all(row.effective_macs == 0 and row.dense_synops > 0 for row in products)
