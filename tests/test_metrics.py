@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from neuroenergy.results.store import CellRecord
+
 from neuroenergy import metrics
 from neuroenergy.energy import UNITS, LayerEnergy
 from neuroenergy.energy import report as energy_report
@@ -118,11 +120,32 @@ def test_a_new_declaration_with_a_source_reaches_the_record(monkeypatch) -> None
     assert "steps_to_target" not in cell._metrics(result, 0.6)  # never reached
 
 
+def test_the_cell_record_is_typed_where_it_is_made_and_where_it_is_stored(tmp_path: Path) -> None:
+    from neuroenergy.errors import ConfigError
+    from neuroenergy.results.store import RunStore
+
+    record = CellRecord("mlp__mnist__lam0.0__seed0", "mlp", "mnist", 0.0, 0, status="ok")
+    with pytest.raises(AttributeError):
+        record.metrix = {}  # a misspelt field fails where it is written
+    data = record.to_dict()
+    assert "layers" not in data and data["metrics"] == {} and CellRecord.from_dict(data) == record
+    store = RunStore(tmp_path)
+    store.write(data)
+    assert store.read(record.key) == data
+    for bad, message in (({**data, "metrix": {}}, "unknown key 'metrix'"),
+                         ({k: v for k, v in data.items() if k != "seed"}, "missing key 'seed'"),
+                         ({**data, "status": "done"}, "status 'done' is not one of ok, failed, diverged")):
+        with pytest.raises(ConfigError, match=message):
+            store.write(bad)
+    assert store.keys() == {record.key}  # nothing bad reached the disk
+
+
 def test_an_undeclared_metric_is_a_clear_error_where_it_is_written(monkeypatch, tmp_path: Path) -> None:
     with pytest.raises(UnknownNameError, match=r"'accuracyy' not declared in neuroenergy\.metrics"):
-        cell._check_declared({"metrics": {"accuracy": 1.0, "accuracyy": 0.5}, "curve": {"step": []}})
+        cell._check_declared(CellRecord("k", "mlp", "mnist", 0.0, 0, metrics={"accuracy": 1.0, "accuracyy": 0.5},
+                                        curve={"step": []}))
     with pytest.raises(UnknownNameError, match=r"a cell record's curve: 'curve_lr'"):
-        cell._check_declared({"metrics": {}, "curve": {"step": [], "lr": [1e-3]}})
+        cell._check_declared(CellRecord("k", "mlp", "mnist", 0.0, 0, curve={"step": [], "lr": [1e-3]}))
     # A cell whose code writes an undeclared metric fails with that line instead of losing the value.
     real = cell._metrics
     monkeypatch.setattr(cell, "_metrics", lambda result, target: {**real(result, target), "energy_uj": 1.0})

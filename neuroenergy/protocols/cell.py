@@ -72,24 +72,23 @@ def _load(dataset: str, split: str, limit: int):
 
 
 def run_cell(config) -> dict[str, Any]:
-    """Train and evaluate one cell (a ``CellConfig`` or its dict form); returns its record (never raises)."""
+    """Train and evaluate one cell (a ``CellConfig`` or its dict form); returns its record
+    (``CellRecord.to_dict()``; never raises)."""
     from neuroenergy.errors import ConfigError
     from neuroenergy.protocols.spec import CellConfig
+    from neuroenergy.results.store import CellRecord
 
     started = time.perf_counter()
     try:
         config = CellConfig.from_dict(config)
     except ConfigError as error:  # a malformed config fails its cell, named, before any work
         given = config if isinstance(config, dict) else {}
-        return {"key": str(given.get("key", "?")), "architecture": given.get("architecture"),
-                "dataset": given.get("dataset"), "lam": given.get("lam"), "seed": given.get("seed"),
-                "config": given, "status": "failed", "error": f"ConfigError: {error}", "metrics": {},
-                "curve": {}}
-    record: dict[str, Any] = {
-        "key": config.key, "architecture": config.architecture, "dataset": config.dataset,
-        "lam": float(config.lam), "seed": int(config.seed), "config": config.to_dict(),
-        "config_hash": config_hash(config), "status": "failed", "error": "", "metrics": {}, "curve": {},
-    }
+        return CellRecord(key=str(given.get("key", "?")), architecture=given.get("architecture"),
+                          dataset=given.get("dataset"), lam=given.get("lam"), seed=given.get("seed"),
+                          config=given, error=f"ConfigError: {error}").to_dict()
+    record = CellRecord(key=config.key, architecture=config.architecture, dataset=config.dataset,
+                        lam=float(config.lam), seed=int(config.seed), config=config.to_dict(),
+                        config_hash=config_hash(config))
     try:
         from neuroenergy import data, models
         from neuroenergy.train import fit
@@ -107,41 +106,41 @@ def run_cell(config) -> dict[str, Any]:
         fit_kwargs.pop("num_steps")  # set on the model at build time above
         result = fit(model, train, test, lam=float(config.lam), energy_term=config.energy_term,
                      energy_norm=config.energy_norm, seed=config.seed, **fit_kwargs)
-        record["status"] = result.status
-        record["error"] = result.message
-        record["device"] = result.device
-        record["metrics"] = _metrics(result, float(config.target_accuracy))
+        record.status = result.status
+        record.error = result.message
+        record.device = result.device
+        record.metrics = _metrics(result, float(config.target_accuracy))
         # The budget this cell actually trained with (it differs by dataset, and by architecture where set).
-        record["metrics"].update(train_samples=len(train.targets),
-                                 num_steps=int(getattr(model, "num_steps", 0)) or None)
-        record["curve"] = _curve(result)
+        record.metrics.update(train_samples=len(train.targets),
+                              num_steps=int(getattr(model, "num_steps", 0)) or None)
+        record.curve = _curve(result)
         if result.test_report is not None:
-            record["layers"] = [row.to_dict() for row in result.test_report.layers]
-        record["per_class_recall"] = result.test_per_class_recall
+            record.layers = [row.to_dict() for row in result.test_report.layers]
+        record.per_class_recall = result.test_per_class_recall
         # Test samples per class: the chance levels (majority share, 1/K) the report compares against.
-        record["test_class_counts"] = ([int(sum(row)) for row in result.test_confusion]
-                                       if result.test_confusion is not None else [])
-        record["family"] = getattr(model, "family", None)
+        record.test_class_counts = ([int(sum(row)) for row in result.test_confusion]
+                                    if result.test_confusion is not None else [])
+        record.family = getattr(model, "family", None)
         # the parameter budget leaves the token embedding table out; it is reported on its own
-        record["metrics"]["num_parameters"] = models.count_parameters(model)
-        record["metrics"]["num_embedding_parameters"] = (
+        record.metrics["num_parameters"] = models.count_parameters(model)
+        record.metrics["num_embedding_parameters"] = (
             models.count_parameters(model, include_embedding=True) - models.count_parameters(model))
-        record["modality"] = info.modality
+        record.modality = info.modality
         _check_declared(record)
     except Exception as error:  # a cell must never take the study down with it
-        record["status"] = "failed"
-        record["error"] = f"{type(error).__name__}: {error}"
-        record["traceback"] = traceback.format_exc(limit=8)
-    record.setdefault("metrics", {})["wall_time_s"] = time.perf_counter() - started
-    record["torch_threads"] = torch.get_num_threads()  # what the wall time was measured with
-    record["provenance"] = _provenance(record)
-    return record
+        record.status = "failed"
+        record.error = f"{type(error).__name__}: {error}"
+        record.traceback = traceback.format_exc(limit=8)
+    record.metrics["wall_time_s"] = time.perf_counter() - started
+    record.torch_threads = torch.get_num_threads()  # what the wall time was measured with
+    record.provenance = _provenance(record)
+    return record.to_dict()
 
 
-def _provenance(record: dict[str, Any]) -> dict[str, Any]:
+def _provenance(record) -> dict[str, Any]:
     from neuroenergy.provenance import cell_provenance
 
-    return cell_provenance(device=record.get("device", "not run"), threads=record["torch_threads"])
+    return cell_provenance(device=record.device or "not run", threads=record.torch_threads)
 
 
 def _metrics(result, target: float) -> dict[str, float]:
@@ -160,8 +159,8 @@ def _curve(result) -> dict[str, list]:
             for metric in CURVE_METRICS.values()}
 
 
-def _check_declared(record: dict[str, Any]) -> None:
+def _check_declared(record) -> None:
     """A metric or curve the declarations do not know would be dropped from the cube
     without a word; refuse to write it instead."""
-    require_declared(record["metrics"], CELL_METRICS, "a cell record's metrics")
-    require_declared([CURVE_PREFIX + key for key in record["curve"]], CURVE_METRICS, "a cell record's curve")
+    require_declared(record.metrics, CELL_METRICS, "a cell record's metrics")
+    require_declared([CURVE_PREFIX + key for key in record.curve], CURVE_METRICS, "a cell record's curve")

@@ -220,8 +220,10 @@ class _WorkerPool:
 
 
 def _failed_record(cell: Cell, error: str) -> dict[str, Any]:
-    return {"key": cell.key, "architecture": cell.architecture, "dataset": cell.dataset, "lam": cell.lam,
-            "seed": cell.seed, "status": "failed", "error": error, "metrics": {}, "curve": {}}
+    from neuroenergy.results.store import CellRecord
+
+    return CellRecord(key=cell.key, architecture=cell.architecture, dataset=cell.dataset, lam=cell.lam,
+                      seed=cell.seed, error=error).to_dict()
 
 
 def run_dask(design: Design, todo: list[Cell], workers: int, on_record: OnRecord, on_running: OnRunning,

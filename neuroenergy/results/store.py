@@ -26,14 +26,16 @@ import fcntl
 import json
 import math
 import os
+import dataclasses
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from neuroenergy._io import TEMPORARY_SUFFIX, atomic_write_text
 from neuroenergy.errors import ConfigError, NeuroEnergyError
 
-__all__ = ["RunStore", "atomic_write_text", "cell_key", "StoreLockedError", "FINISHED_STATUSES"]
+__all__ = ["RunStore", "CellRecord", "atomic_write_text", "cell_key", "StoreLockedError", "FINISHED_STATUSES"]
 
 #: Record statuses that are final: a resumed run keeps them. A ``failed``
 #: record is not final: its cell runs again on the next run.
@@ -47,6 +49,67 @@ class StoreLockedError(NeuroEnergyError, RuntimeError):
 def cell_key(architecture: str, dataset: str, lam: float, seed: int) -> str:
     """File-name-safe identifier of a cell, e.g. ``mlp__mnist__lam0.0001__seed3``."""
     return f"{architecture}__{dataset}__lam{float(lam)!r}__seed{int(seed)}"
+
+
+#: A cell's status: finished, raised an error, or its loss became NaN/inf.
+RECORD_STATUSES = ("ok", "failed", "diverged")
+
+
+@dataclass(slots=True)
+class CellRecord:
+    """What one cell leaves behind: every key of ``cells/<key>.json``, typed.
+
+    ``run_cell`` fills one field by field (``slots``: a misspelt field is an
+    AttributeError where it is written) and hands on :meth:`to_dict`, plain
+    JSON-able data; :meth:`RunStore.write` reads every record back through
+    :meth:`from_dict`, so nothing reaches disk with an unknown key or a
+    missing one. Optional fields left ``None`` are not written.
+    """
+
+    key: str
+    architecture: str | None
+    dataset: str | None
+    lam: float | None
+    seed: int | None
+    status: str = "failed"
+    error: str = ""
+    config: dict[str, Any] = field(default_factory=dict)  #: ``CellConfig.to_dict()``
+    config_hash: str | None = None  #: ``protocols.cell.config_hash`` of ``config``
+    metrics: dict[str, Any] = field(default_factory=dict)  #: names declared in ``neuroenergy.metrics``
+    curve: dict[str, list] = field(default_factory=dict)  #: curve metrics, one value per evaluation
+    layers: list[dict[str, Any]] | None = None  #: the test report's per-layer rows
+    per_class_recall: list[float | None] | None = None
+    test_class_counts: list[int] | None = None  #: test samples per class (the chance levels)
+    family: str | None = None
+    modality: str | None = None
+    device: str | None = None
+    traceback: str | None = None  #: of a failed cell
+    torch_threads: int | None = None  #: the threads its wall time was measured with
+    provenance: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if getattr(self, f.name) is not None or f.default is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CellRecord":
+        """A record from its dict form; ConfigError (one line) for an unknown or missing key, or a bad status."""
+        if isinstance(data, CellRecord):
+            return data
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ConfigError(f"cell record {data.get('key', '?')}: unknown key {unknown[0]!r}; "
+                              f"a record holds {', '.join(names)}")
+        required = [f.name for f in dataclasses.fields(cls)
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        missing = [name for name in required if name not in data]
+        if missing:
+            raise ConfigError(f"cell record {data.get('key', '?')}: missing key {missing[0]!r}")
+        if data.get("status", "failed") not in RECORD_STATUSES:
+            raise ConfigError(f"cell record {data.get('key', '?')}: status {data['status']!r} is not one of "
+                              f"{', '.join(RECORD_STATUSES)}")
+        return cls(**data)
 
 
 def _jsonable(value: Any) -> Any:
@@ -153,8 +216,9 @@ class RunStore:
     def path_of(self, key: str) -> Path:
         return self.cells_dir / f"{key}.json"
 
-    def write(self, record: dict[str, Any]) -> Path:
-        """Persist one finished cell atomically."""
+    def write(self, record: "CellRecord | dict[str, Any]") -> Path:
+        """Persist one finished cell atomically (checked as a :class:`CellRecord` first)."""
+        record = CellRecord.from_dict(record).to_dict()
         path = self.path_of(record["key"])
         atomic_write_text(path, json.dumps(_jsonable(record), indent=1, sort_keys=True))
         return path
