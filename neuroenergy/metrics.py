@@ -283,8 +283,8 @@ CURVE_METRICS: Mapping[str, Metric] = _registry([
     Metric("curve_train_time_s", "s", "cumulative training wall time", "run", "point.train_time_s"),
 ], prefix=CURVE_PREFIX)
 
-#: ``energy_pj_by_layer`` (dim ``layer`` of roles): the record's per-layer ``energy_pj`` added up by role.
-ENERGY_BY_ROLE = Metric("energy_pj_by_layer", "pJ",
+#: ``energy_pj_by_role`` (dim ``layer_role``): the record's per-layer ``energy_pj`` added up by role.
+ENERGY_BY_ROLE = Metric("energy_pj_by_role", "pJ",
                         "inference energy per sample by layer role (see neuroenergy.results.schema.layer_role)",
                         "sum")
 

@@ -130,7 +130,7 @@ def test_smoke_protocol_end_to_end_into_a_cube(tmp_path, capsys):
     summary = capsys.readouterr().out
     assert "4 cells: 4 ok" in summary
     with xr.open_dataset(out / "cube.h5", engine="h5netcdf") as cube:
-        assert dict(cube.sizes) == {"architecture": 2, "dataset": 1, "lam": 2, "seed": 1, "eval": 11, "layer": 6,
+        assert dict(cube.sizes) == {"architecture": 2, "dataset": 1, "lam": 2, "seed": 1, "eval": 11, "layer_role": 6,
                                     "class": 10}
         assert list(cube["family"].values) == ["baseline", "energy_first"]
         assert list(cube["modality"].values) == ["vision"]
@@ -148,10 +148,10 @@ def test_smoke_protocol_end_to_end_into_a_cube(tmp_path, capsys):
         assert cube.attrs["git_commit"]
         assert cube["curve_accuracy"].sizes["eval"] == 11
         # The per-layer breakdown adds up to the total, and an mlp has an input layer and a readout only.
-        np.testing.assert_allclose(cube["energy_pj_by_layer"].sum("layer"), cube["energy_pj"], rtol=1e-6)
-        mlp = cube["energy_pj_by_layer"].sel(architecture="mlp", lam=0.0).squeeze()
-        assert float(mlp.sel(layer="input layer")) > float(mlp.sel(layer="readout")) > 0
-        assert float(mlp.sel(layer="recurrent")) == 0 and float(mlp.sel(layer="hidden & other")) == 0
+        np.testing.assert_allclose(cube["energy_pj_by_role"].sum("layer_role"), cube["energy_pj"], rtol=1e-6)
+        mlp = cube["energy_pj_by_role"].sel(architecture="mlp", lam=0.0).squeeze()
+        assert float(mlp.sel(layer_role="input layer")) > float(mlp.sel(layer_role="readout")) > 0
+        assert float(mlp.sel(layer_role="recurrent")) == 0 and float(mlp.sel(layer_role="hidden & other")) == 0
     same = load_cube(out)
     assert float(same["accuracy"].sum()) == pytest.approx(float(accuracy.sum()))
     # every cell record says how it ran

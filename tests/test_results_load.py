@@ -54,3 +54,16 @@ def test_statistics_load_paths_with_the_same_loader(tmp_path):
     for loader in (load_cube, as_cube):
         with pytest.raises(InvalidInputError, match="broken.h5 is not a readable result cube"):
             loader(tmp_path / "broken.h5")
+
+
+def test_cubes_written_with_the_old_role_names_load_with_the_new(tmp_path):
+    path = _written(tmp_path)
+    current = load_cube(path)
+    assert "layer_role" in current.dims and "energy_pj_by_role" in current and "layer" not in current.dims
+    # a cube as written before the rename: dim "layer", variable "energy_pj_by_layer"
+    old = current.rename({"layer_role": "layer", "energy_pj_by_role": "energy_pj_by_layer"})
+    old.to_netcdf(tmp_path / "old.h5", engine="h5netcdf")
+    for loaded in (load_cube(tmp_path / "old.h5"), as_cube(old)):
+        assert list(loaded["energy_pj_by_role"].dims)[-1] == "layer_role"
+        assert list(loaded["layer_role"].values) == list(current["layer_role"].values)
+        assert loaded["energy_pj_by_role"].equals(current["energy_pj_by_role"])

@@ -21,7 +21,8 @@ import xarray as xr
 from neuroenergy._io import atomic_path
 from neuroenergy.errors import InvalidInputError
 from neuroenergy.metrics import CURVE_METRICS, ENERGY_BY_ROLE, PER_CLASS_RECALL, curve_key
-from neuroenergy.results.schema import (CONVENTIONS, CELL_VARIABLES, CURVE_VARIABLES, DIMS, LAYER_ROLES,
+from neuroenergy.results.schema import (CONVENTIONS, CELL_VARIABLES, CURVE_VARIABLES, DIMS, LAYER_ROLES, ROLE_DIM,
+                                        upgrade_cube,
                                         MAX_RECALL_CLASSES, layer_role)
 
 __all__ = ["build_cube", "write_cube", "load_cube", "open_cube", "NETCDF_ENGINE"]
@@ -110,7 +111,7 @@ def build_cube(
         "eval": np.arange(n_eval),
         "family": ("architecture", [families[a] for a in architectures]),
         "modality": ("dataset", [modalities[d] for d in datasets]),
-        "layer": list(LAYER_ROLES),
+        ROLE_DIM: list(LAYER_ROLES),
     }
     # All variables go into one Dataset constructor: assigning them one by one
     # re-aligns the whole dataset each time (quadratic in the number of variables).
@@ -119,7 +120,7 @@ def build_cube(
         data_vars[name] = (DIMS, cells[name], {"units": units, "long_name": description})
     for name, (units, description) in CURVE_VARIABLES.items():
         data_vars[name] = (DIMS + ("eval",), curves[name], {"units": units, "long_name": description})
-    data_vars[ENERGY_BY_ROLE.name] = (DIMS + ("layer",), by_role,
+    data_vars[ENERGY_BY_ROLE.name] = (DIMS + (ROLE_DIM,), by_role,
                                       {"units": ENERGY_BY_ROLE.units, "long_name": ENERGY_BY_ROLE.long_name})
     if n_class:
         coords["class"] = np.arange(n_class)
@@ -188,7 +189,7 @@ def load_cube(path: str | os.PathLike) -> xr.Dataset:
                                 "holding cube.h5 (python -m neuroenergy.protocols run ... writes one)")
     try:
         with xr.open_dataset(path, engine=NETCDF_ENGINE) as ds:
-            return ds.load()
+            return upgrade_cube(ds.load())
     except (OSError, ValueError, KeyError) as error:  # truncated, zero bytes, flipped bytes, not HDF5
         raise InvalidInputError(f"{path} is not a readable result cube ({type(error).__name__}: {error}); "
                                 "re-run the protocol to write it again") from None

@@ -20,7 +20,7 @@ from types import MappingProxyType
 from neuroenergy.metrics import CELL_METRICS, CURVE_METRICS, ENERGY_BY_ROLE, PER_CLASS_RECALL
 
 __all__ = ["CONVENTIONS", "UNITS", "DIMS", "CELL_VARIABLES", "MAX_RECALL_CLASSES", "CURVE_VARIABLES", "STATUSES",
-           "LAYER_ROLES", "layer_role"]
+           "LAYER_ROLES", "ROLE_DIM", "layer_role", "RENAMED", "upgrade_cube"]
 
 DIMS: tuple[str, ...] = ("architecture", "dataset", "lam", "seed")
 
@@ -48,10 +48,23 @@ MAX_RECALL_CLASSES = 10
 CURVE_VARIABLES: Mapping[str, tuple[str, str]] = MappingProxyType(
     {m.name: (m.units, m.long_name) for m in CURVE_METRICS.values()})
 
-#: Roles of ``energy_pj_by_layer`` (dim ``layer``): where a network spends its
+#: Roles of ``energy_pj_by_role`` (dim ``layer_role``): where a network spends its
 #: inference energy, comparable across architectures whose layer names differ.
 LAYER_ROLES: tuple[str, ...] = ("input layer", "hidden & other", "recurrent", "attention",
                                 "readout", "neuron updates")
+#: The cube dimension of ``LAYER_ROLES``. ("layer" names a module in an ``EnergyReport``.)
+ROLE_DIM = "layer_role"
+
+#: Names earlier cubes used -> today's. Cubes written before this rename called the role
+#: dimension ``layer`` (the word ``EnergyReport`` uses for a module) and its variable
+#: ``energy_pj_by_layer``; :func:`upgrade_cube` renames them on load.
+RENAMED: Mapping[str, str] = MappingProxyType({"layer": ROLE_DIM, "energy_pj_by_layer": "energy_pj_by_role"})
+
+
+def upgrade_cube(ds: "xr.Dataset") -> "xr.Dataset":
+    """``ds`` with the names of :data:`RENAMED` brought up to date (a no-op on a current cube)."""
+    names = {old: new for old, new in RENAMED.items() if old in ds.variables or old in ds.dims}
+    return ds.rename(names) if names else ds
 
 
 def layer_role(row: dict, first_synapse: str | None) -> str:

@@ -18,7 +18,7 @@ import xarray as xr
 
 from neuroenergy.errors import InvalidInputError
 from neuroenergy.results.cube import load_cube
-from neuroenergy.results.schema import DIMS
+from neuroenergy.results.schema import DIMS, upgrade_cube
 
 __all__ = [
     "CubeLike",
@@ -76,7 +76,7 @@ def as_cube(cube: CubeLike) -> xr.Dataset:
             dataset lacks the cube dimensions.
     """
     if isinstance(cube, xr.Dataset):
-        ds = cube
+        ds = upgrade_cube(cube)
     elif isinstance(cube, (str, os.PathLike)):
         ds = load_cube(cube)
     else:

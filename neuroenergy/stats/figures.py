@@ -21,6 +21,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import LogLocator, NullLocator
 
 from neuroenergy._io import atomic_path
+from neuroenergy.results.schema import ROLE_DIM
 from neuroenergy.stats import paper
 
 __all__ = ["interaction_figure", "sweep_figure", "efficiency_figure", "energy_figure", "DPI"]
@@ -218,11 +219,11 @@ def energy_figure(ds: xr.Dataset, ok_frame: pd.DataFrame, path: Path, lam: float
         if "status" in ds.data_vars:
             # Only ok cells count (the schema already puts NaN in the others).
             var = var.where(ds["status"].sel(lam=lam).astype(str) == "ok")
-        means = var.mean(dim=[d for d in var.dims if d not in ("architecture", "layer")], skipna=True)
-        means = means.sel(architecture=architectures).transpose("architecture", "layer").values
+        means = var.mean(dim=[d for d in var.dims if d not in ("architecture", ROLE_DIM)], skipna=True)
+        means = means.sel(architecture=architectures).transpose("architecture", ROLE_DIM).values
         factor, unit = _scale(float(np.nanmax(np.nansum(means, axis=1))) if means.size else 1.0)
         bottom = np.zeros(len(architectures))
-        layers = [str(v) for v in ds[layer_var]["layer"].values]
+        layers = [str(v) for v in ds[layer_var][ROLE_DIM].values]
         from matplotlib import colormaps
         cmap = colormaps["viridis"]
         for j, layer in enumerate(layers):
@@ -231,7 +232,7 @@ def energy_figure(ds: xr.Dataset, ok_frame: pd.DataFrame, path: Path, lam: float
             bottom += values
         ax.set_ylabel(f"{layer_var} ({unit} per sample)")
         caption = f"Per-layer energy ({layer_var}) by architecture, mean over datasets and ok seeds, λ = {lam:g}."
-        legend_title = "layer"
+        legend_title = "layer role"
     else:
         datasets = list(dict.fromkeys(ok_frame["dataset"]))
         means = ok_frame.groupby(["architecture", "dataset"], sort=False)["energy_pj"].mean().unstack("dataset")

@@ -34,7 +34,7 @@ import xarray as xr
 
 from neuroenergy._io import atomic_write_text
 from neuroenergy.errors import InvalidInputError, NeuroEnergyError
-from neuroenergy.results.schema import DIMS
+from neuroenergy.results.schema import DIMS, ROLE_DIM
 from neuroenergy.stats import paper
 from neuroenergy.stats._cube import (CubeLike, DroppedCellsWarning, StatsWarning, as_cube, cell_frame,
                                      format_cell, resolve_lam, split_ok, status_counts)
@@ -670,7 +670,7 @@ def _energy_section(study: _Study, out: Path | None) -> list[Block] | None:
         return None
     ds = study.ds
     layer_vars = [str(n) for n, v in ds.data_vars.items()
-                  if "energy" in str(n) and set(v.dims) == set(DIMS) | {"layer"}]
+                  if "energy" in str(n) and set(v.dims) == set(DIMS) | {ROLE_DIM}]
     frame = cell_frame(ds, ["energy_pj"], lam=study.lam) if "energy_pj" in ds.data_vars and study.lam is not None \
         else None
     if study.lam is None:
