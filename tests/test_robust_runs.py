@@ -381,3 +381,33 @@ def test_the_checksum_memo_catches_a_same_size_edit_with_its_mtime_restored(tmp_
     assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
     with pytest.raises(ChecksumError, match="file.bin is corrupted"):
         verify("toy", [(source, path)], tmp_path / "cache")
+
+
+_AFTER_PARALLEL_WORK = """
+import sys, torch
+from pathlib import Path
+from neuroenergy.protocols import executors, load_spec, run_design
+print("fresh", executors.forked_worker_threads(2))
+torch.set_num_threads(2)
+a = torch.randn(600, 600)
+(a @ a).sum()  # torch's OpenMP pool now exists in this process
+print("after", executors.forked_worker_threads(2))
+executors.default_workers = lambda: 4  # as on a 4-core machine: 2 threads for each of 2 workers
+design = load_spec(sys.argv[1]).design(None)
+summary = run_design(load_spec(sys.argv[1]), design, Path(sys.argv[2]), workers=2, progress=False)
+print("statuses", summary.statuses)
+"""
+
+
+def test_workers_forked_after_parallel_torch_work_run_single_threaded_instead_of_hanging(tmp_path):
+    """GNU OpenMP does not survive fork: before this fix a 2-thread worker forked from a
+    process that had run a 2-thread matmul deadlocked at its first parallel op."""
+    script = tmp_path / "after.py"
+    script.write_text(_AFTER_PARALLEL_WORK)
+    # the timeout only keeps a regression from hanging the suite; a pass does not depend on it
+    done = subprocess.run([sys.executable, str(script), str(write_spec(tmp_path, seeds=2)), str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "fresh 2" in done.stdout and "after 1" in done.stdout
+    assert "statuses {'ok': 2}" in done.stdout
+    assert "the 2 workers run 1 torch thread each instead of 2" in done.stderr

@@ -56,6 +56,35 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
+def _native_threads() -> int:
+    """OS threads of this process that Python did not start (a thread pool of torch's
+    OpenMP runtime, for one); -1 where the kernel does not say (no ``/proc``)."""
+    try:
+        return len(os.listdir("/proc/self/task")) - threading.active_count()
+    except OSError:
+        return -1
+
+
+#: Native threads a process holds before any parallel torch work (torch starts one of its
+#: own at import); more than this means an intra-op thread pool exists.
+_NATIVE_THREADS_AT_REST = 1
+
+
+def forked_worker_threads(threads: int) -> int:
+    """Torch threads a forked worker may use: ``threads``, or 1 once this process has run
+    parallel torch work.
+
+    GNU OpenMP does not survive ``fork``: a child of a process whose OpenMP thread
+    pool exists hangs at its first parallel region with more than one thread
+    (measured: a 2-thread matmul after the parent's deadlocks). A forked worker
+    is therefore single-threaded then; a fresh process (the CLI) keeps them all.
+    """
+    native = _native_threads()
+    if threads > 1 and (native < 0 or native > _NATIVE_THREADS_AT_REST):
+        return 1
+    return threads
+
+
 def _set_torch_threads(threads: int) -> None:
     import torch
 
@@ -98,7 +127,13 @@ def run_local(design: Design, todo: list[Cell], workers: int, on_record: OnRecor
     # fork: workers start at once with the driver's imports (torch, data caches);
     # the driver has run no parallel torch work before the workers start.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = _WorkerPool(multiprocessing.get_context(method), workers, max(1, default_workers() // workers))
+    threads = max(1, default_workers() // workers)
+    if method == "fork" and forked_worker_threads(threads) < threads:
+        print(f"this process already ran parallel torch work, and OpenMP's threads do not survive fork: "
+              f"the {workers} workers run 1 torch thread each instead of {threads} (start a fresh "
+              "process, e.g. the neuroenergy CLI, to use them all)", file=sys.stderr)
+        threads = 1
+    pool = _WorkerPool(multiprocessing.get_context(method), workers, threads)
     try:
         pool.drain(design, todo, on_record, on_running)
     finally:
