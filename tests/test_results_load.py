@@ -67,3 +67,12 @@ def test_cubes_written_with_the_old_role_names_load_with_the_new(tmp_path):
         assert list(loaded["energy_pj_by_role"].dims)[-1] == "layer_role"
         assert list(loaded["layer_role"].values) == list(current["layer_role"].values)
         assert loaded["energy_pj_by_role"].equals(current["energy_pj_by_role"])
+
+
+def test_plain_xarray_with_h5netcdf_opens_the_cube_as_written(tmp_path):
+    """The design's contract: a cube opens with xr.open_dataset(path, engine="h5netcdf"),
+    although it is written with the netCDF-C engine (same netCDF4/HDF5 format)."""
+    path = _written(tmp_path)
+    with xr.open_dataset(path, engine="h5netcdf") as lazy:
+        assert lazy.load().identical(load_cube(path))
+        assert lazy.attrs["Conventions"] == "CF-1.10" and lazy.attrs["protocol"] == "tiny"
