@@ -11,8 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neuroenergy.results.store import CellRecord
-
 from neuroenergy import metrics
 from neuroenergy.energy import UNITS, LayerEnergy
 from neuroenergy.energy import report as energy_report
@@ -21,35 +19,18 @@ from neuroenergy.metrics import CELL_METRICS, CURVE_METRICS, LAYER_METRICS, Metr
 from neuroenergy.protocols import cell, load_spec
 from neuroenergy.results.cube import build_cube, load_cube, write_cube
 from neuroenergy.results.schema import CELL_VARIABLES, CURVE_VARIABLES
+from neuroenergy.results.store import CellRecord
 from neuroenergy.stats.efficiency import EFFICIENCY_METRICS
 from neuroenergy.train.result import CurvePoint, TrainResult
+from tiny_specs import tiny_spec_text
 
 # The cube's variables, dims, units and long names as the code wrote them before the
 # declarations existed (tests/data/cube_schema.json, taken from the cube _cube_of builds).
 SCHEMA = Path(__file__).parent / "data" / "cube_schema.json"
 
 # A target of 0 is reached at the first evaluation, so the *_to_target metrics are written too.
-SPEC = """
-name = "declared"
-description = "every declared metric in one real cell"
-[design]
-architectures = ["mlp"]
-datasets = ["mnist"]
-lam = [0.1]
-seeds = [0]
-[training]
-epochs = 1.0
-batch_size = 32
-lr = 2e-3
-num_steps = 3
-num_evals = 3
-eval_size = 40
-train_limit = 128
-test_limit = 60
-[targets]
-mnist = 0.0
-[profiles.smoke]
-"""
+SPEC = tiny_spec_text(name="declared", description="every declared metric in one real cell", lam="[0.1]",
+                      seeds="[0]", num_evals=3, target=0.0)
 
 
 def _cube_of(records: list[dict], tmp_path: Path):

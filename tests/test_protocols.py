@@ -15,36 +15,14 @@ from neuroenergy.protocols import list_protocols, load_spec
 from neuroenergy.protocols.cli import main
 from neuroenergy.protocols.executors import default_workers
 from neuroenergy.results import RunStore, load_cube
+from tiny_specs import tiny_spec_text, write_tiny_spec
 
 
-TINY = """
-name = "tiny"
-description = "test design"
-[design]
-architectures = ["mlp"]
-datasets = ["mnist"]
-lam = {lam}
-seeds = {seeds}
-[training]
-epochs = 1.0
-batch_size = 32
-lr = 2e-3
-num_steps = 3
-num_evals = 10
-eval_size = 40
-train_limit = {train_limit}
-test_limit = 60
-[targets]
-mnist = 0.3
-[profiles.smoke]
-"""
 
 
 def write_spec(tmp_path: Path, name: str = "tiny.toml", lam: str = "[0.0]", seeds: int = 1,
                train_limit: int = 128, extra: str = "") -> Path:
-    path = tmp_path / name
-    path.write_text(TINY.format(lam=lam, seeds=seeds, train_limit=train_limit) + extra)
-    return path
+    return write_tiny_spec(tmp_path, name, extra, lam=lam, seeds=seeds, train_limit=train_limit)
 
 
 def test_builtin_protocols_load_with_all_profiles():
@@ -68,7 +46,7 @@ def test_builtin_protocols_load_with_all_profiles():
     ("", "'training.batch_size' must be an integer >= 1"),
 ])
 def test_bad_specs_name_the_offending_key(tmp_path, edit, words):
-    text = TINY.format(lam="[0.0]", seeds=1, train_limit=10)
+    text = tiny_spec_text(train_limit=10)
     if "foo" in words:
         text = text.replace("[design]\n", edit)
     elif "resnet" in words:

@@ -18,36 +18,20 @@ from neuroenergy import data, models
 from neuroenergy.protocols.cli import main
 from neuroenergy.results import RunStore, load_cube
 from neuroenergy.train import fit
+from tiny_specs import tiny_spec_text
 
 REPO = Path(__file__).resolve().parents[1]
 HELD_RUN = Path(__file__).resolve().parent / "held_run.py"
 
-TINY = """
-name = "tiny"
-description = "test design"
-[design]
-architectures = ["mlp"]
-datasets = ["mnist"]
-lam = [0.0]
-seeds = {seeds}
-[training]
-epochs = 1.0
-batch_size = 32
-lr = 2e-3
-num_steps = 3
-num_evals = 4
-eval_size = 40
-train_limit = 64
-test_limit = 60
-[targets]
-mnist = 0.3
-[profiles.smoke]
-"""
+
+
+def _tiny(seeds: int) -> str:
+    return tiny_spec_text(seeds=seeds, num_evals=4, train_limit=64)
 
 
 def write_spec(tmp_path: Path, seeds: int = 1) -> Path:
     path = tmp_path / "tiny.toml"
-    path.write_text(TINY.format(seeds=seeds))
+    path.write_text(_tiny(seeds))
     return path
 
 
@@ -340,7 +324,7 @@ def test_model_overrides_are_checked_at_load_naming_file_and_profile(tmp_path, c
     from neuroenergy.protocols import load_spec
 
     path = tmp_path / "tiny.toml"
-    path.write_text(TINY.format(seeds=1) + extra)
+    path.write_text(_tiny(1) + extra)
     with pytest.raises(ConfigError) as caught:
         load_spec(path)
     assert str(caught.value).startswith("tiny.toml (profile smoke): ") and words in str(caught.value)
@@ -354,7 +338,7 @@ def test_cuda_without_a_gpu_and_a_directory_as_spec_are_refused_at_load(tmp_path
 
     _one_line_error(capsys, ["show", str(tmp_path)], "is a directory; pass a .toml file")
     path = tmp_path / "tiny.toml"
-    path.write_text(TINY.format(seeds=1).replace("[targets]", 'device = "cuda"\n[targets]'))
+    path.write_text(_tiny(1).replace("[targets]", 'device = "cuda"\n[targets]'))
     if torch.cuda.is_available():
         assert load_spec(path).design(None).training["device"] == "cuda"
     else:
