@@ -180,6 +180,7 @@ def _list(args) -> int:
 
 def _show(args) -> int:
     from neuroenergy.data import info
+    from neuroenergy.models.config import ModelConfig
     from neuroenergy.protocols.executors import default_workers
     from neuroenergy.protocols.spec import load_spec
 
@@ -205,7 +206,7 @@ def _show(args) -> int:
             cfg = design.training_for(dataset, arch)
             n_train = min(sizes["train"], cfg.train_limit or sizes["train"])
             n_test = min(sizes["test"], cfg.test_limit or sizes["test"])
-            steps = cfg.num_steps or 25
+            steps = cfg.num_steps or ModelConfig.num_steps  # unset: the architectures' one default
             sample_steps = (n_train * cfg.epochs * _TRAIN_PASS_COST + n_test * _TEST_PASS_COST
                             + cfg.eval_size * cfg.num_evals) * steps
             core_s += (sample_steps * _relative_cost(arch, info(dataset).input_spec.kind) / _SAMPLE_STEPS_PER_CORE_S

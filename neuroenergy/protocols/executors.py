@@ -41,6 +41,7 @@ from typing import Any
 from neuroenergy.errors import ConfigError, InvalidInputError
 from neuroenergy.protocols.cell import run_cell
 from neuroenergy.protocols.spec import Cell, CellConfig, Design
+from neuroenergy.results.store import CellRecord
 
 __all__ = ["EXECUTORS", "default_workers", "run_local", "run_dask", "local_dask_cluster"]
 
@@ -255,8 +256,6 @@ class _WorkerPool:
 
 
 def _failed_record(cell: Cell, error: str) -> dict[str, Any]:
-    from neuroenergy.results.store import CellRecord
-
     return CellRecord(key=cell.key, architecture=cell.architecture, dataset=cell.dataset, lam=cell.lam,
                       seed=cell.seed, error=error).to_dict()
 

@@ -16,8 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from neuroenergy.metrics import CELL_METRICS, CURVE_METRICS, ENERGY_BY_ROLE, PER_CLASS_RECALL
+
+if TYPE_CHECKING:  # the schema itself stays importable without xarray
+    import xarray as xr
 
 __all__ = ["CONVENTIONS", "UNITS", "DIMS", "CELL_VARIABLES", "MAX_RECALL_CLASSES", "CURVE_VARIABLES", "STATUSES",
            "LAYER_ROLES", "ROLE_DIM", "layer_role", "RENAMED", "upgrade_cube"]
@@ -61,7 +65,7 @@ ROLE_DIM = "layer_role"
 RENAMED: Mapping[str, str] = MappingProxyType({"layer": ROLE_DIM, "energy_pj_by_layer": "energy_pj_by_role"})
 
 
-def upgrade_cube(ds: "xr.Dataset") -> "xr.Dataset":
+def upgrade_cube(ds: xr.Dataset) -> xr.Dataset:
     """``ds`` with the names of :data:`RENAMED` brought up to date (a no-op on a current cube)."""
     names = {old: new for old, new in RENAMED.items() if old in ds.variables or old in ds.dims}
     return ds.rename(names) if names else ds
