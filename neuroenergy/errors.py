@@ -18,6 +18,7 @@ __all__ = [
     "DataNotFoundError",
     "ChecksumError",
     "ConfigError",
+    "InstallError",
 ]
 
 
@@ -54,3 +55,7 @@ class ChecksumError(NeuroEnergyError, ValueError):
 
 class ConfigError(NeuroEnergyError, ValueError):
     """A spec or configuration (TOML file, overrides) is invalid."""
+
+
+class InstallError(NeuroEnergyError, ImportError):
+    """A dependency is missing or does not load beside the installed torch (mismatched builds)."""

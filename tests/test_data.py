@@ -663,3 +663,18 @@ def test_probe_never_hangs(monkeypatch) -> None:
     reason = sources._connect("example.org", 443, timeout=0.2)
     assert time.monotonic() - start < 5
     assert reason == "no connection within 0.2 s"
+
+
+def test_fsdd_features_say_how_to_fix_a_torchaudio_that_does_not_load(monkeypatch):
+    # A torchaudio built for another torch release fails inside its compiled library; the user
+    # gets one line naming the release to install, not a ctypes traceback.
+    import re
+    import sys
+
+    from neuroenergy.data import fsdd
+    from neuroenergy.errors import InstallError
+
+    monkeypatch.setitem(sys.modules, "torchaudio", None)  # import raises ImportError
+    release = torch.__version__.split("+")[0]
+    with pytest.raises(InstallError, match=rf"pip install 'torchaudio=={re.escape(release)}'"):
+        fsdd.log_mel(np.zeros((1, fsdd.N_SAMPLES), dtype=np.float32))

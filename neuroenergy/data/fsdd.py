@@ -49,6 +49,24 @@ def fit_length(wave: np.ndarray, n: int = N_SAMPLES) -> np.ndarray:
     return wave[start : start + n]
 
 
+def _import_torchaudio():
+    """torchaudio, or one clear line when its compiled library does not match torch's release."""
+    try:
+        import torchaudio
+        import torchaudio.transforms  # noqa: F401  (loads the compiled library)
+    except (ImportError, OSError) as exc:
+        import torch
+
+        from neuroenergy.errors import InstallError
+
+        raise InstallError(
+            f"torchaudio does not load beside torch {torch.__version__} ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:160]}); install the matching release: "
+            f"pip install 'torchaudio=={torch.__version__.split('+')[0]}'"
+        ) from exc
+    return torchaudio
+
+
 def log_mel(waves: np.ndarray) -> np.ndarray:
     """``[N, N_SAMPLES]`` float waveforms -> ``[N, N_MELS, N_FRAMES]`` float32 in [0, 1].
 
@@ -57,8 +75,8 @@ def log_mel(waves: np.ndarray) -> np.ndarray:
     quieter (padding is silence, hence 0), 1 = the utterance's maximum.
     """
     import torch
-    import torchaudio
 
+    torchaudio = _import_torchaudio()
     mel = torchaudio.transforms.MelSpectrogram(
         sample_rate=SAMPLE_RATE,
         n_fft=N_FFT,
