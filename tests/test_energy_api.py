@@ -195,3 +195,26 @@ def test_time_constant_input_is_counted_once_and_scaled():
     image = (torch.rand(1, 2, 5, 5) > 0.5).float()
     expanded = image.expand(4, 1, 2, 5, 5)
     assert SynapseCounter(conv)((expanded,)) == SynapseCounter(conv)((expanded.contiguous(),))
+
+
+def test_synapse_counts_of_signed_analog_nan_and_half_inputs_by_hand():
+    """The one-sign-copy counting path (counting._input_activity) on the inputs it must
+    not get wrong: spikes of both signs, analog values, a NaN (nonzero, as in
+    torch.count_nonzero) and float16 spikes; and a zero and a NaN weight."""
+    from neuroenergy.energy.counting import SynapseCounter
+
+    lin = torch.nn.Linear(3, 2, bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[1.0, 0.0, 2.0], [3.0, 4.0, 0.0]]))  # nonzero per input: 2, 1, 1
+    counter = SynapseCounter(lin)
+    signed = torch.tensor([[1.0, -1.0, 0.0], [0.0, -1.0, -1.0]])  # input 0 once, 1 twice, 2 once
+    assert counter((signed,)) == (2 + 2 + 1, 12, True, 4)
+    analog = torch.tensor([[0.5, 0.0, -3.0], [0.0, 0.0, 0.25]])  # input 0 once, 2 twice
+    assert counter((analog,)) == (2 + 2, 12, False, 3)
+    with_nan = torch.tensor([[float("nan"), 0.0, 1.0]])  # NaN is a nonzero input
+    assert counter((with_nan,)) == (2 + 1, 6, False, 2)
+    half = signed.to(torch.float16)
+    assert SynapseCounter(lin.half())((half,)) == (5, 12, True, 4)
+    with torch.no_grad():
+        lin.weight[1, 1] = float("nan")  # a NaN weight still counts as nonzero
+    assert SynapseCounter(lin.float())((signed,)) == (5, 12, True, 4)

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from neuroenergy.energy.costs import CostTable, EnergyModel, get_cost_table, prices_neurons
-from neuroenergy.energy.counting import SynapseCounter, count_nonzero
+from neuroenergy.energy.counting import Scratch, SynapseCounter, count_nonzero
 from neuroenergy.energy.modules import (
     countable_modules,
     module_kind,
@@ -366,6 +366,7 @@ class OperationCounter:
             return [module.register_forward_hook(count_synops)]
 
         previous: list[torch.Tensor | None] = [None]
+        scratch = Scratch()
 
         def remember_membrane(mod, args):
             previous[0] = getattr(mod, "mem", None)
@@ -373,11 +374,13 @@ class OperationCounter:
         def count_outputs(mod, args, output):
             out = neuron_output(output).detach()
             tally.calls += 1
-            nonzero = count_nonzero(out)
+            flat = out.reshape(-1)
+            squared = float(torch.dot(flat, flat).item())
+            tally.squared += squared
+            # a finite sum of squares proves every output finite: no second pass to check
+            nonzero = count_nonzero(out, scratch, finite=math.isfinite(squared))
             tally.outputs += out.numel()
             tally.nonzero_outputs += nonzero
-            flat = out.reshape(-1)
-            tally.squared += float(torch.dot(flat, flat).item())
             if out.dim() > 1:
                 # neurons are called per step on [B, ...] or, consuming the sequence, on [T, B, ...]
                 lead = 2 if getattr(mod, "consumes_sequence", False) and out.dim() > 2 else 1
@@ -397,7 +400,8 @@ class OperationCounter:
                     if first or not isinstance(before, torch.Tensor) or before.shape != mem.shape:
                         tally.membrane_updates += mem.numel()
                     else:
-                        tally.membrane_updates += count_nonzero(before.detach() - mem)
+                        change = torch.sub(before.detach(), mem, out=scratch.like(mem, "change"))
+                        tally.membrane_updates += count_nonzero(change, scratch)
 
         hooks = [module.register_forward_hook(count_outputs)]
         if kind == "neuron" and not getattr(module, "consumes_sequence", False):
