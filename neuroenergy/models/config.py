@@ -429,7 +429,7 @@ class ModelConfig:
 
     @classmethod
     def flatten_tables(cls, data: Mapping[str, Any], *, source: str) -> dict[str, Any]:
-        """Spec-file layout -> flat {key: value}; a key in the wrong table is an error."""
+        """Config-file layout -> flat {key: value}; a key in the wrong table is an error."""
         fmap = cls.field_map()
         sections = {f.metadata["section"] for f in fmap.values()} - {None, "@table"}
         flat: dict[str, Any] = {}
