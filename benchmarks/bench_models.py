@@ -42,7 +42,7 @@ from neuroenergy.models import SequenceLeaky, build, list_architectures
 from neuroenergy.models.layers import make_surrogate, register_neuron
 from neuroenergy.models.neurons import step_through
 from neuroenergy.models.reference import TutorialCNN, TutorialMLP, copy_cnn_weights, copy_mlp_weights
-from neuroenergy.spec import InputSpec
+from neuroenergy.vocabulary import InputSpec
 from neuroenergy.train import resolve_device
 
 MNIST = InputSpec("image", (1, 28, 28))

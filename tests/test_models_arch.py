@@ -15,7 +15,7 @@ from neuroenergy.energy import measure
 from neuroenergy.energy.terms import record
 from neuroenergy.models import build, list_architectures
 from neuroenergy.models.bimodal import BimodalState, bimodal_step
-from neuroenergy.spec import InputSpec
+from neuroenergy.vocabulary import InputSpec
 
 # every registered architecture (the registry's content is checked in test_models_registry.py)
 ARCHS = list_architectures()

@@ -18,7 +18,7 @@ from neuroenergy.models.encoders import (
     rate_encode,
 )
 from neuroenergy.models.layers import TimeLinear
-from neuroenergy.spec import InputSpec
+from neuroenergy.vocabulary import InputSpec
 
 IMAGE = InputSpec("image", (1, 6, 6))
 SIGNAL = InputSpec("signal", (2, 40))

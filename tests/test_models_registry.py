@@ -1,9 +1,11 @@
-"""neuroenergy.models: registry, spec files, overrides and their errors."""
+"""neuroenergy.models: registry, config files, overrides and their errors."""
 
 from __future__ import annotations
 
 import copy
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,7 @@ from neuroenergy.errors import (
 )
 from neuroenergy.models import (
     ARCHITECTURES,
-    SPEC_DIR,
+    CONFIG_DIR,
     Architecture,
     build,
     default_config,
@@ -28,11 +30,11 @@ from neuroenergy.models import (
     list_architectures,
     register_architecture,
 )
-from neuroenergy.models.config import ENCODERS_BY_KIND, read_spec_file
-from neuroenergy.models import specfiles
+from neuroenergy.models import configfiles
+from neuroenergy.models.config import ENCODERS_BY_KIND, read_config_file
 from neuroenergy.models.mlp import MLP
-from neuroenergy.models.specfiles import builtin_spec_names, render_spec
-from neuroenergy.spec import INPUT_KINDS, InputSpec
+from neuroenergy.models.configfiles import builtin_config_names, render_config
+from neuroenergy.vocabulary import INPUT_KINDS, InputSpec
 
 #: The registry's content: checked here once; every other test enumerates list_architectures().
 BUILTIN_FAMILIES = {
@@ -58,7 +60,7 @@ def scratch_names():
 def test_list_architectures_is_the_builtins_with_their_families():
     assert list_architectures() == sorted(BUILTIN_FAMILIES)
     assert {name: models.family_of(name) for name in list_architectures()} == BUILTIN_FAMILIES
-    assert builtin_spec_names() == list_architectures()
+    assert builtin_config_names() == list_architectures()
     assert models.FAMILIES == ("baseline", "energy_first")
 
 
@@ -116,12 +118,12 @@ def test_registered_architecture_with_limited_input_kinds(scratch_names):
     register_architecture(
         "image_only_mlp_for_test", Architecture("image_only_mlp_for_test", MLP, None, ("image",))
     )
-    build("image_only_mlp_for_test", IMAGE, 10, target_params=2_000)  # dataclass defaults, no spec file
+    build("image_only_mlp_for_test", IMAGE, 10, target_params=2_000)  # dataclass defaults, no config file
     with pytest.raises(InvalidInputError, match="cannot take 'signal' inputs"):
         build("image_only_mlp_for_test", InputSpec("signal", (1, 64)), 5)
 
 
-def test_bad_spec_and_classes():
+def test_bad_input_spec_and_classes():
     with pytest.raises(InvalidInputError, match="InputSpec"):
         build("mlp", (1, 28, 28), 10)
     for k in (1, 0, -3, 2.5, True):
@@ -129,18 +131,18 @@ def test_bad_spec_and_classes():
             build("mlp", IMAGE, k)
 
 
-# --------------------------------------------------------------------------- spec files
+# --------------------------------------------------------------------------- config files
 
 
-@pytest.mark.parametrize("name", builtin_spec_names())
-def test_shipped_spec_file_is_the_rendered_dataclass(name):
+@pytest.mark.parametrize("name", builtin_config_names())
+def test_shipped_config_file_is_the_rendered_dataclass(name):
     """The dataclass is the one source of defaults; the shipped TOML is its rendering."""
     arch = get_architecture(name)
-    path = SPEC_DIR / f"{name}.toml"
-    assert arch.spec_file == path == REPO / "neuroenergy" / "models" / "specs" / f"{name}.toml"
+    path = CONFIG_DIR / f"{name}.toml"
+    assert arch.config_file == path == REPO / "neuroenergy" / "models" / "configs" / f"{name}.toml"
     text = path.read_text(encoding="utf-8")
-    assert text == render_spec(name), "stale spec file: run python -m neuroenergy.models.specfiles"
-    data = read_spec_file(path)
+    assert text == render_config(name), "stale config file: run python -m neuroenergy.models.configfiles"
+    data = read_config_file(path)
     plain = arch.config_cls().validate()
     assert default_config(arch) == plain
     assert data == {"name": name, "family": arch.family, "description": arch.description.strip(),
@@ -160,33 +162,72 @@ def test_shipped_spec_file_is_the_rendered_dataclass(name):
         assert enc in ENCODERS_BY_KIND[kind]
 
 
-def test_spec_file_check_command(tmp_path, monkeypatch, capsys):
-    assert specfiles.stale_spec_files() == []
-    assert specfiles.main(["--check"]) == 0
+def test_config_file_check_command(tmp_path, monkeypatch, capsys):
+    assert configfiles.stale_config_files() == []
+    assert configfiles.main(["--check"]) == 0
+    # the command itself, as CONTRIBUTING.md runs it, passes on the shipped files
+    done = subprocess.run([sys.executable, "-m", "neuroenergy.models.configfiles", "--check"],
+                          cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
     # a hand edit of a shipped file is caught (on a copy of the folder)
-    copy_dir = tmp_path / "specs"
+    copy_dir = tmp_path / "configs"
     copy_dir.mkdir()
-    for name in builtin_spec_names():
-        (copy_dir / f"{name}.toml").write_text((SPEC_DIR / f"{name}.toml").read_text())
+    for name in builtin_config_names():
+        (copy_dir / f"{name}.toml").write_text((CONFIG_DIR / f"{name}.toml").read_text())
     edited = {n: Architecture(n, get_architecture(n).model_cls, copy_dir / f"{n}.toml")
-              for n in builtin_spec_names()}
+              for n in builtin_config_names()}
     (copy_dir / "mlp.toml").write_text((copy_dir / "mlp.toml").read_text().replace("beta = 0.9", "beta = 0.8"))
     (copy_dir / "rnn.toml").unlink()
-    monkeypatch.setattr(specfiles, "SPEC_DIR", copy_dir)
-    monkeypatch.setattr(specfiles, "get_architecture", edited.__getitem__)
-    assert specfiles.stale_spec_files() == [copy_dir / "mlp.toml", copy_dir / "rnn.toml"]
-    assert specfiles.main(["--check"]) == 1
+    monkeypatch.setattr(configfiles, "CONFIG_DIR", copy_dir)
+    monkeypatch.setattr(configfiles, "get_architecture", edited.__getitem__)
+    assert configfiles.stale_config_files() == [copy_dir / "mlp.toml", copy_dir / "rnn.toml"]
+    assert configfiles.main(["--check"]) == 1
     assert "mlp.toml differs from its config dataclass" in capsys.readouterr().err
-    assert specfiles.main([]) == 0
-    assert (copy_dir / "mlp.toml").read_text() == render_spec("mlp") and (copy_dir / "rnn.toml").is_file()
-    assert specfiles.stale_spec_files() == []
+    assert configfiles.main([]) == 0
+    assert (copy_dir / "mlp.toml").read_text() == render_config("mlp") and (copy_dir / "rnn.toml").is_file()
+    assert configfiles.stale_config_files() == []
+
+
+def test_deprecated_spec_names_warn_and_forward(monkeypatch):
+    """The names from before "spec" meant only a protocol spec still work, each with a warning."""
+    import importlib
+
+    import neuroenergy.vocabulary as vocabulary
+    from neuroenergy.models import catalog, config
+
+    # a fresh import, so the import-time warning is seen (monkeypatch restores sys.modules)
+    monkeypatch.delitem(sys.modules, "neuroenergy.spec", raising=False)
+    monkeypatch.delitem(sys.modules, "neuroenergy.models.specfiles", raising=False)
+    with pytest.warns(DeprecationWarning, match="use neuroenergy.vocabulary"):
+        old_vocabulary = importlib.import_module("neuroenergy.spec")
+    with pytest.warns(DeprecationWarning, match="use neuroenergy.models.configfiles"):
+        specfiles = importlib.import_module("neuroenergy.models.specfiles")
+    with pytest.warns(DeprecationWarning, match="use neuroenergy.vocabulary.InputSpec"):
+        assert old_vocabulary.InputSpec is vocabulary.InputSpec
+    with pytest.warns(DeprecationWarning, match="use neuroenergy.models.CONFIG_DIR"):
+        assert models.SPEC_DIR == CONFIG_DIR
+    with pytest.warns(DeprecationWarning, match="use CONFIG_DIR"):
+        assert catalog.SPEC_DIR == CONFIG_DIR
+    with pytest.warns(DeprecationWarning, match="use read_config_file"):
+        assert config.read_spec_file(CONFIG_DIR / "mlp.toml") == read_config_file(CONFIG_DIR / "mlp.toml")
+    with pytest.warns(DeprecationWarning, match="use Architecture.config_file"):
+        assert get_architecture("mlp").spec_file == CONFIG_DIR / "mlp.toml"
+    with pytest.warns(DeprecationWarning, match="use neuroenergy.models.configfiles.render_config"):
+        assert specfiles.render_spec("mlp") == render_config("mlp")
+    with pytest.warns(DeprecationWarning, match="use Encoder.input_spec"):
+        assert build("mlp", IMAGE, 10, target_params=2_000).encoder.spec == IMAGE
+    # the old command runs the new one, and says so
+    done = subprocess.run([sys.executable, "-m", "neuroenergy.models.specfiles", "--check"],
+                          cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "neuroenergy.models.specfiles is deprecated; use neuroenergy.models.configfiles" in done.stderr
 
 
 @pytest.mark.parametrize("name", list_architectures())
 def test_rendered_defaults_build_the_default_model(name, tmp_path):
     """build(rendered TOML) equals build(name): same config, same weights from the same seed."""
     path = tmp_path / f"copy_of_{name}.toml"
-    path.write_text(render_spec(name))
+    path.write_text(render_config(name))
     arch, from_file = models.resolve_config(path)
     assert from_file == default_config(get_architecture(name))
     torch.manual_seed(0)
@@ -208,13 +249,13 @@ def test_any_config_round_trips_through_its_toml(name, tmp_path):
     path = tmp_path / f"{name}.toml"
     path.write_text(config.to_toml(name=name, family=arch.family, description='a """quoted""" \\ description',
                                    header=["my copy"]))
-    data = read_spec_file(path)
+    data = read_config_file(path)
     assert data["description"] == 'a """quoted""" \\ description'
     assert models.resolve_config(path)[1] == config and not config.needs_width()
 
 
 def test_build_from_user_copy(tmp_path):
-    text = (SPEC_DIR / "mlp.toml").read_text()
+    text = (CONFIG_DIR / "mlp.toml").read_text()
     text = re.sub(r'^hidden = "auto"', "hidden = [48, 24]", text, flags=re.M)
     text = re.sub(r"^num_steps = 25", "num_steps = 3", text, flags=re.M)
     text = re.sub(r"^beta = 0.9", "beta = 0.8", text, flags=re.M)
@@ -244,12 +285,12 @@ def test_build_from_user_copy(tmp_path):
 )
 def test_bad_user_copy(tmp_path, edit, pattern):
     path = tmp_path / "bad.toml"
-    path.write_text(edit((SPEC_DIR / "mlp.toml").read_text()))
+    path.write_text(edit((CONFIG_DIR / "mlp.toml").read_text()))
     with pytest.raises(NeuroEnergyError, match=pattern):
         build(str(path), IMAGE, 10)
 
 
-def test_missing_spec_file(tmp_path):
+def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         build(str(tmp_path / "nothing.toml"), IMAGE, 10)
 

@@ -8,7 +8,7 @@ import torch
 
 from neuroenergy.models import build
 from neuroenergy.models.reference import TutorialCNN, TutorialMLP, copy_cnn_weights, copy_mlp_weights
-from neuroenergy.spec import InputSpec
+from neuroenergy.vocabulary import InputSpec
 from neuroenergy.models.encoders import rate_encode
 
 MNIST = InputSpec("image", (1, 28, 28))

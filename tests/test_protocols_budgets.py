@@ -68,13 +68,26 @@ def test_cell_config_is_typed_and_refuses_bad_keys_in_one_line(tmp_path):
     for bad, message in (({**data, "sead": 1}, "cell config: unknown key 'sead'"),
                          ({k: v for k, v in data.items() if k != "dataset"}, "cell config: missing key 'dataset'"),
                          ({**data, "training": {**data["training"], "lr": -1}}, "cell config: training: "),
-                         ({**data, "energy_norm": "max"}, "energy_norm must be one of sum, initial")):
+                         ({**data, "energy_norm": "max"},
+                          "cell config: 'energy_norm' must be one of sum, initial; got 'max'")):
         with pytest.raises(ConfigError, match=message):
             CellConfig.from_dict(bad)
     # a worker given a malformed config fails that cell, named, without training anything
     record = run_cell({**data, "sead": 1})
     assert record["status"] == "failed" and record["key"] == data["key"]
     assert record["error"].startswith("ConfigError: cell config: unknown key 'sead'")
+
+
+def test_energy_norm_has_one_check_and_one_message(tmp_path):
+    """fit(), a spec's design and a cell config refuse a bad energy_norm with the same words."""
+    from neuroenergy.errors import InvalidInputError
+    from neuroenergy.train import fit
+
+    words = "'{}' must be one of sum, initial; got 'max'"
+    with pytest.raises(ConfigError, match=r"budgets.toml \(profile \w+\): " + words.format("design.energy_norm")):
+        _spec(tmp_path, SPEC.replace("seeds = 1", 'seeds = 1\nenergy_norm = "max"'))  # loading checks each profile
+    with pytest.raises(InvalidInputError, match=words.format("energy_norm")):
+        fit(None, None, None, energy_norm="max")  # refused before the model or data is looked at
 
 
 def test_profiles_override_budgets(tmp_path):

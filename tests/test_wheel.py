@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from neuroenergy.models.specfiles import builtin_spec_names
+from neuroenergy.models.configfiles import builtin_config_names
 from test_data import DATA_ROOT
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,7 +53,7 @@ def test_wheel_holds_the_package_data(wheel_file: Path) -> None:
     data = sorted(n for n in names if not n.endswith(".py") and ".dist-info/" not in n)
     assert data == sorted(
         [f"neuroenergy/data/checksums/{d}.sha256" for d in ("FSDD", "FashionMNIST", "MNIST", "NMNIST", "SST-2", "mitdb")]
-        + [f"neuroenergy/models/specs/{m}.toml" for m in builtin_spec_names()]
+        + [f"neuroenergy/models/configs/{m}.toml" for m in builtin_config_names()]
         + [f"neuroenergy/protocols/builtin/{p}.toml" for p in ("efficiency", "factorial", "lambda_sweep", "smoke")]
     )
     entry_points = zipfile.ZipFile(wheel_file).read("neuroenergy-0.1.0.dist-info/entry_points.txt").decode()

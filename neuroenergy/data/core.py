@@ -33,7 +33,7 @@ from neuroenergy.data.sources import SourceFile, ensure_files, resolve_root
 from neuroenergy.errors import InvalidInputError
 from neuroenergy.provenance import preprocessing_versions
 from neuroenergy.registry import Registry
-from neuroenergy.spec import InputSpec
+from neuroenergy.vocabulary import InputSpec
 
 SPLITS: tuple[str, ...] = ("train", "test")
 MODALITIES: tuple[str, ...] = ("vision", "neuromorphic", "audio", "physiological", "text")
@@ -445,14 +445,14 @@ def stratified_indices(targets: np.ndarray | Sequence[int], limit: int, seed: in
 
 def _make_info(ds: DatasetDef, root: Path, cache: Path, opts: Mapping[str, Any]) -> DatasetInfo:
     counts = {s: tuple(int(c) for c in ds.class_counts(s, root, cache, opts)) for s in SPLITS}
-    spec = ds.input_spec(opts)
+    input_spec = ds.input_spec(opts)
     return DatasetInfo(
         name=ds.name,
         modality=ds.modality,
         num_classes=len(ds.class_names),
         class_names=tuple(ds.class_names),
-        input_spec=spec,
-        dtype="int64" if spec.kind == "tokens" else "float32",
+        input_spec=input_spec,
+        dtype="int64" if input_spec.kind == "tokens" else "float32",
         storage_dtype=ds.storage_dtype,
         value_range=ds.value_range(opts),
         split_sizes={s: sum(c) for s, c in counts.items()},

@@ -33,7 +33,7 @@ from neuroenergy.data._checksums import table
 from neuroenergy.data.core import DATASETS, Built, DatasetDef
 from neuroenergy.data.sources import SourceFile
 from neuroenergy.errors import InvalidInputError
-from neuroenergy.spec import InputSpec
+from neuroenergy.vocabulary import InputSpec
 
 __all__ = ["MITBIH", "AAMI", "beat_windows"]
 

@@ -31,7 +31,7 @@ from neuroenergy.data.core import DATASETS, Built, DatasetDef
 from neuroenergy.data.mnist import MNIST
 from neuroenergy.data.sources import Archive, SourceFile
 from neuroenergy.errors import InvalidInputError
-from neuroenergy.spec import InputSpec
+from neuroenergy.vocabulary import InputSpec
 
 __all__ = ["NMNIST", "SENSOR_SIZE", "DEFAULT_TIME_BINS", "events_to_frames"]
 

@@ -23,7 +23,7 @@ from neuroenergy.data._checksums import table
 from neuroenergy.data.core import DATASETS, Built, DatasetDef
 from neuroenergy.data.sources import Archive, SourceFile
 from neuroenergy.errors import InvalidInputError
-from neuroenergy.spec import InputSpec
+from neuroenergy.vocabulary import InputSpec
 
 __all__ = ["SST2", "build_vocab", "encode", "PAD", "UNK"]
 

@@ -20,18 +20,21 @@ Baselines: ``mlp``, ``cnn``, ``rnn`` (snn.RLeaky), ``lstm`` (snn.SLSTM),
 neuron-glia pathways) and ``lagrangian`` (Physics-Lagrangian: kinetic,
 potential and constraint pathways). Defaults: each architecture's config
 dataclass (``<name>.py``), rendered for readers into
-``neuroenergy/models/specs/<name>.toml`` (:mod:`neuroenergy.models.specfiles`).
+``neuroenergy/models/configs/<name>.toml`` (:mod:`neuroenergy.models.configfiles`).
 
 Building block: :class:`SequenceLeaky` (``neurons.py``), an ``snn.Leaky`` that
 runs all T steps in one call and one autograd node (bit-identical values);
 every architecture whose neuron input does not depend on its own past uses it.
 """
 
+import warnings
+from typing import Any
+
 from .base import SpikingModel, count_parameters
 from .catalog import (
     ARCHITECTURES,
+    CONFIG_DIR,
     FAMILIES,
-    SPEC_DIR,
     Architecture,
     build,
     default_config,
@@ -56,7 +59,7 @@ __all__ = [
     "resolve_config",
     "Architecture",
     "ARCHITECTURES",
-    "SPEC_DIR",
+    "CONFIG_DIR",
     "SpikingModel",
     "SequenceLeaky",
     "leaky_membrane",
@@ -66,3 +69,12 @@ __all__ = [
     "ENCODERS_BY_KIND",
     "count_parameters",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # deprecated module attribute, kept for code written before the rename
+    if name == "SPEC_DIR":
+        warnings.warn("neuroenergy.models.SPEC_DIR is deprecated; use neuroenergy.models.CONFIG_DIR",
+                      DeprecationWarning, stacklevel=2)
+        return CONFIG_DIR
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,7 @@ batch at once:
   raw batch-first batch, and that ``B = inputs.shape[0]``;
 - ``family`` is ``"baseline"`` or ``"energy_first"``; ``arch_name`` the
   registry name; ``config_cls`` its config dataclass (the defaults);
-  ``description`` a few sentences for its spec file; ``num_steps`` the T
+  ``description`` a few sentences for its config file; ``num_steps`` the T
   actually run (settable); ``input_spec``, ``num_classes``, ``encoder``,
   ``config`` (the resolved, concrete config);
 - ``forward(x)``: ``x [B, *input_spec.shape]`` -> encoder -> ``[T, B, ...]``
@@ -31,7 +31,7 @@ from typing import ClassVar
 from torch import Tensor, nn
 
 from neuroenergy.errors import InvalidInputError
-from neuroenergy.spec import InputSpec
+from neuroenergy.vocabulary import InputSpec
 
 from .config import ModelConfig, positive_int
 from .encoders import Encoder
@@ -70,14 +70,14 @@ class SpikingModel(nn.Module):
     family: ClassVar[str] = "baseline"
     arch_name: ClassVar[str] = ""
     config_cls: ClassVar[type[ModelConfig]] = ModelConfig
-    #: what the network computes, in a few sentences (the ``description`` of its spec file)
+    #: what the network computes, in a few sentences (the ``description`` of its config file)
     description: ClassVar[str] = ""
 
     def __init__(self, input_spec: InputSpec, num_classes: int, config: ModelConfig) -> None:
         super().__init__()
         if not isinstance(input_spec, InputSpec):
             raise InvalidInputError(
-                f"input_spec must be a neuroenergy.spec.InputSpec, got {type(input_spec).__name__}"
+                f"input_spec must be a neuroenergy.vocabulary.InputSpec, got {type(input_spec).__name__}"
             )
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
             raise InvalidInputError(f"num_classes must be an integer >= 2, got {num_classes!r}")

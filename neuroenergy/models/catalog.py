@@ -3,9 +3,9 @@
 
 Defaults: an architecture's defaults are its config dataclass's defaults
 and nothing else. For readers they are rendered, with every key's doc as a
-comment, into ``neuroenergy/models/specs/<name>.toml`` (package data that
+comment, into ``neuroenergy/models/configs/<name>.toml`` (package data that
 ships in the wheel, found with :mod:`importlib.resources`; see
-:mod:`neuroenergy.models.specfiles`, which regenerates the files and checks
+:mod:`neuroenergy.models.configfiles`, which regenerates the files and checks
 that they are current). ``build`` takes a path to a user's copy of such a
 file; ``name`` in the file says which architecture it configures.
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -31,15 +32,15 @@ from torch import nn
 
 from neuroenergy.errors import ConfigError, InvalidInputError
 from neuroenergy.registry import Registry
-from neuroenergy.spec import FAMILIES, INPUT_KINDS, InputSpec
+from neuroenergy.vocabulary import FAMILIES, INPUT_KINDS, InputSpec
 
 from .base import SpikingModel, count_parameters
-from .config import ENCODER_NAMES, ENCODERS_BY_KIND, ModelConfig, read_spec_file
+from .config import ENCODER_NAMES, ENCODERS_BY_KIND, ModelConfig, read_config_file
 
 __all__ = [
     "Architecture",
     "ARCHITECTURES",
-    "SPEC_DIR",
+    "CONFIG_DIR",
     "list_architectures",
     "register_architecture",
     "build",
@@ -50,28 +51,35 @@ __all__ = [
     "resolve_config",
 ]
 
-#: Folder of the shipped spec files (package data: ``neuroenergy/models/specs``).
-SPEC_DIR = Path(str(resources.files("neuroenergy.models").joinpath("specs")))
+#: Folder of the shipped config files (package data: ``neuroenergy/models/configs``).
+CONFIG_DIR = Path(str(resources.files("neuroenergy.models").joinpath("configs")))
 
 BuilderFn = Callable[..., nn.Module]
 
 
 @dataclass(frozen=True)
 class Architecture:
-    """A registered architecture: model class, config class and spec file.
+    """A registered architecture: model class, config class and config file.
 
     Attributes:
         name: registry name; family: ``baseline`` or ``energy_first``;
         model_cls: a :class:`SpikingModel` subclass taking
-        ``(input_spec, num_classes, config)``; spec_file: where its defaults
+        ``(input_spec, num_classes, config)``; config_file: where its defaults
         are rendered for readers to copy (None: no file); input_kinds: kinds
         it accepts.
     """
 
     name: str
     model_cls: type[SpikingModel]
-    spec_file: Path | None = None
+    config_file: Path | None = None
     input_kinds: tuple[str, ...] = INPUT_KINDS
+
+    @property
+    def spec_file(self) -> Path | None:
+        """Deprecated name of :attr:`config_file`."""
+        warnings.warn("Architecture.spec_file is deprecated; use Architecture.config_file",
+                      DeprecationWarning, stacklevel=2)
+        return self.config_file
 
     @property
     def family(self) -> str:
@@ -102,7 +110,7 @@ def list_architectures() -> list[str]:
 def register_architecture(name: str, builder: Architecture | BuilderFn) -> Architecture | BuilderFn:
     """Register an architecture under ``name`` (DuplicateNameError if taken).
 
-    ``builder`` is an :class:`Architecture` (full support: spec files,
+    ``builder`` is an :class:`Architecture` (full support: config files,
     overrides, "auto" sizes) or any callable
     ``builder(input_spec, num_classes, **overrides) -> nn.Module``.
     """
@@ -147,7 +155,7 @@ def _as_path(name_or_path: str | os.PathLike) -> Path | None:
 
 
 def default_config(arch: Architecture) -> ModelConfig:
-    """The architecture's defaults: its config dataclass's (the spec file is rendered from them)."""
+    """The architecture's defaults: its config dataclass's (the config file is rendered from them)."""
     return arch.config_cls().validate()
 
 
@@ -167,13 +175,13 @@ def _apply_file(arch: Architecture, base: ModelConfig, data: Mapping[str, Any], 
 def resolve_config(
     name_or_path: str | os.PathLike, **overrides: Any
 ) -> tuple[Architecture, ModelConfig]:
-    """(architecture, validated config) for a name or spec-file path plus overrides.
+    """(architecture, validated config) for a name or config-file path plus overrides.
 
     Sizes may still be "auto" (they depend on the input; :func:`build` solves them).
     """
     path = _as_path(name_or_path)
     if path is not None:
-        data = read_spec_file(path)
+        data = read_config_file(path)
         entry = get_architecture(data["name"])
         if not isinstance(entry, Architecture):
             raise ConfigError(
@@ -183,7 +191,7 @@ def resolve_config(
     else:
         if not isinstance(name_or_path, str):
             raise InvalidInputError(
-                f"build() needs an architecture name or a path to a .toml spec, got {name_or_path!r}"
+                f"build() needs an architecture name or a path to a .toml config file, got {name_or_path!r}"
             )
         entry = get_architecture(name_or_path)
         if not isinstance(entry, Architecture):
@@ -207,7 +215,7 @@ def _apply_overrides(config: ModelConfig, overrides: Mapping[str, Any], *, kind:
     return config.with_values(values) if values else config
 
 
-def _solve_width(arch: Architecture, spec: InputSpec, num_classes: int, config: ModelConfig) -> ModelConfig:
+def _solve_width(arch: Architecture, input_spec: InputSpec, num_classes: int, config: ModelConfig) -> ModelConfig:
     """Fill "auto" sizes: the width whose parameter count is closest to the target."""
     step = config.width_step
     target = config.target_params
@@ -218,7 +226,7 @@ def _solve_width(arch: Architecture, spec: InputSpec, num_classes: int, config: 
             # on CPU (snnTorch neurons read their buffers at construction, so the meta
             # device is out), with the RNG state restored: trying widths draws no numbers
             with torch.random.fork_rng(devices=[]):
-                model = arch.model_cls(spec, num_classes, config.with_width(mult * step))
+                model = arch.model_cls(input_spec, num_classes, config.with_width(mult * step))
             cache[mult] = count_parameters(model)
         return cache[mult]
 
@@ -245,7 +253,7 @@ def build(
 
     Args:
         name_or_path: a registered name (see :func:`list_architectures`) or a
-            path to a spec TOML (a copy of ``neuroenergy/models/specs/<name>.toml``).
+            path to a config file (a copy of ``neuroenergy/models/configs/<name>.toml``).
         input_spec: the dataset's ``info(name).input_spec``.
         num_classes: K, the readout size.
         **overrides: any config key (e.g. ``num_steps=10``, ``hidden=[256]``,
@@ -263,7 +271,7 @@ def build(
     """
     if not isinstance(input_spec, InputSpec):
         raise InvalidInputError(
-            f"input_spec must be a neuroenergy.spec.InputSpec (e.g. neuroenergy.data.info(name).input_spec), "
+            f"input_spec must be a neuroenergy.vocabulary.InputSpec (e.g. neuroenergy.data.info(name).input_spec), "
             f"got {type(input_spec).__name__}"
         )
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
@@ -287,8 +295,8 @@ def build(
     return arch.model_cls(input_spec, num_classes, config)
 
 
-def _spec_path(name: str) -> Path:
-    return SPEC_DIR / f"{name}.toml"
+def _config_path(name: str) -> Path:
+    return CONFIG_DIR / f"{name}.toml"
 
 
 def _register_builtins() -> None:
@@ -301,7 +309,16 @@ def _register_builtins() -> None:
     from .transformer import SpikingTransformer
 
     for cls in (MLP, CNN, RNN, LSTM, SpikingTransformer, BimodalTrue, PhysicsLagrangian):
-        register_architecture(cls.arch_name, Architecture(cls.arch_name, cls, _spec_path(cls.arch_name)))
+        register_architecture(cls.arch_name, Architecture(cls.arch_name, cls, _config_path(cls.arch_name)))
 
 
 _register_builtins()
+
+
+def __getattr__(name: str) -> Any:
+    # deprecated module attribute, kept for code written before the rename
+    if name == "SPEC_DIR":
+        warnings.warn("neuroenergy.models.catalog.SPEC_DIR is deprecated; use CONFIG_DIR",
+                      DeprecationWarning, stacklevel=2)
+        return CONFIG_DIR
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,16 +4,16 @@ Owns: :class:`ModelConfig` (the fields every architecture shares: time steps,
 parameter budget, neuron, encoders) with one subclass per architecture that
 adds its sizes; the checks that turn a bad value into a
 :class:`~neuroenergy.errors.ConfigError` naming the key; writing a config as
-a commented spec file (:meth:`ModelConfig.to_toml`) and reading one
-(``neuroenergy/models/specs/<name>.toml`` or a user's copy of one).
+a commented config file (:meth:`ModelConfig.to_toml`) and reading one
+(``neuroenergy/models/configs/<name>.toml`` or a user's copy of one).
 
 The dataclasses are the one place where defaults live. Each field carries its
-default, its check, its doc (the comment beside the key in a spec file) and
-its table; the shipped spec files are rendered from them
-(:mod:`neuroenergy.models.specfiles`), never edited by hand.
+default, its check, its doc (the comment beside the key in a config file) and
+its table; the shipped config files are rendered from them
+(:mod:`neuroenergy.models.configfiles`), never edited by hand.
 
 A config is flat: every field is one override key of
-``neuroenergy.models.build(name, spec, k, **overrides)``. The TOML file groups
+``neuroenergy.models.build(name, input_spec, k, **overrides)``. The TOML file groups
 the same keys into tables only for the reader: ``[sizes]``, ``[neuron]``,
 ``[encoder]`` (the default encoder per input kind) and ``[encoding]``
 (encoder parameters); a field whose value is itself a table (``encoder``,
@@ -25,13 +25,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from neuroenergy.errors import ConfigError
-from neuroenergy.spec import INPUT_KINDS
+from neuroenergy.vocabulary import INPUT_KINDS
 
 try:  # Python >= 3.11
     import tomllib as _toml
@@ -44,6 +45,7 @@ __all__ = [
     "ENCODER_NAMES",
     "SURROGATES",
     "META_KEYS",
+    "read_config_file",
     "read_spec_file",
     "config_field",
 ]
@@ -60,7 +62,7 @@ ENCODERS_BY_KIND: dict[str, tuple[str, ...]] = {
 ENCODER_NAMES: tuple[str, ...] = ("rate", "latency", "delta", "direct", "events")
 SURROGATES: tuple[str, ...] = ("fast_sigmoid", "atan", "sigmoid")
 RESETS: tuple[str, ...] = ("subtract", "zero", "none")
-#: Keys of a spec file that describe the architecture rather than configure it.
+#: Keys of a config file that describe the architecture rather than configure it.
 META_KEYS: tuple[str, ...] = ("name", "family", "description")
 
 Check = Callable[[str, Any], Any]
@@ -198,7 +200,7 @@ def config_field(
 ) -> Any:
     """A config dataclass field with its TOML table (``section``), check and doc.
 
-    ``section=None`` puts the key at the top level of the spec file;
+    ``section=None`` puts the key at the top level of the config file;
     ``section="@table"`` writes the field itself as a table named after it
     (``doc`` is then the comment above the table, and ``entry_docs`` may add a
     comment to single entries, e.g. why one input kind differs).
@@ -281,7 +283,7 @@ class ModelConfig:
 
     #: fields that may be "auto" and are solved together from one width w
     WIDTH_FIELDS: ClassVar[tuple[str, ...]] = ()
-    #: the comment above each table of the spec file; a subclass adds its own
+    #: the comment above each table of the config file; a subclass adds its own
     #: tables' comments (looked up along the class hierarchy)
     SECTION_DOCS: ClassVar[Mapping[str, str]] = {
         "sizes": 'layer sizes; "auto" = solved at build time so the network has ~target_params '
@@ -347,7 +349,7 @@ class ModelConfig:
                 for k, v in dataclasses.asdict(self).items()}
 
     def to_toml_tables(self) -> dict[str, Any]:
-        """The nested layout of a spec file (without name/family/description)."""
+        """The nested layout of a config file (without name/family/description)."""
         out: dict[str, Any] = {}
         for name, f in self.field_map().items():
             section = f.metadata["section"]
@@ -371,7 +373,7 @@ class ModelConfig:
 
     @classmethod
     def toml_layout(cls) -> tuple[list[str], list[tuple[str, list[str]]]]:
-        """(top-level keys, [(table, its keys)]) in the order a spec file shows them.
+        """(top-level keys, [(table, its keys)]) in the order a config file shows them.
 
         Top-level keys in declaration order; then the architecture's own tables
         (those of fields a subclass declares), then the shared ones, each where
@@ -392,7 +394,7 @@ class ModelConfig:
 
     def to_toml(self, *, name: str, family: str, description: str = "",
                 header: Sequence[str] = ()) -> str:
-        """This config as a spec file: every key with its doc as a comment, grouped in tables.
+        """This config as a config file (TOML): every key with its doc as a comment, grouped in tables.
 
         ``build(path, ...)`` on the written file gives this config back
         (``name`` and ``family`` say which architecture it configures;
@@ -427,7 +429,7 @@ class ModelConfig:
 
     @classmethod
     def flatten_tables(cls, data: Mapping[str, Any], *, source: str) -> dict[str, Any]:
-        """Spec-file layout -> flat {key: value}; a key in the wrong table is an error."""
+        """Config-file layout -> flat {key: value}; a key in the wrong table is an error."""
         fmap = cls.field_map()
         sections = {f.metadata["section"] for f in fmap.values()} - {None, "@table"}
         flat: dict[str, Any] = {}
@@ -472,7 +474,7 @@ def _toml_value(value: Any) -> str:
     raise ConfigError(f"cannot write {value!r} ({type(value).__name__}) as a TOML value")
 
 
-#: Column where the comment beside a key starts in a spec file.
+#: Column where the comment beside a key starts in a config file.
 _COMMENT_COLUMN = 26
 
 
@@ -483,12 +485,12 @@ def _toml_line(key: str, value: Any, doc: str) -> str:
     return f"{assignment:<{_COMMENT_COLUMN - 2}}  # {doc}"
 
 
-def read_spec_file(path: str | Path) -> dict[str, Any]:
-    """Parse a spec TOML file; ConfigError if it is missing or malformed."""
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Parse an architecture config file (TOML); ConfigError if it is missing or malformed."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(
-            f"architecture spec file {str(p)!r} does not exist; pass a registered name "
+            f"architecture config file {str(p)!r} does not exist; pass a registered name "
             f"(see neuroenergy.models.list_architectures()) or a path to a .toml copy of one"
         )
     try:
@@ -496,8 +498,15 @@ def read_spec_file(path: str | Path) -> dict[str, Any]:
             data = _toml.load(fh)
     except _toml.TOMLDecodeError as exc:
         raise ConfigError(
-            f"{p}: not valid TOML ({exc}); fix the file or copy neuroenergy/models/specs/<name>.toml again"
+            f"{p}: not valid TOML ({exc}); fix the file or copy neuroenergy/models/configs/<name>.toml again"
         ) from None
     if not isinstance(data.get("name"), str):
         raise ConfigError(f"{p}: missing 'name = \"<architecture>\"' at the top of the file")
     return data
+
+
+def read_spec_file(path: str | Path) -> dict[str, Any]:
+    """Deprecated name of :func:`read_config_file`."""
+    warnings.warn("neuroenergy.models.config.read_spec_file is deprecated; use read_config_file",
+                  DeprecationWarning, stacklevel=2)
+    return read_config_file(path)

@@ -53,12 +53,14 @@ as described above.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from snntorch import spikegen
 from torch import Tensor, nn
 
 from neuroenergy.errors import InvalidInputError
-from neuroenergy.spec import InputSpec
+from neuroenergy.vocabulary import InputSpec
 
 from .config import ENCODERS_BY_KIND, ModelConfig
 
@@ -170,22 +172,23 @@ class Encoder(nn.Module):
     """Turns a raw loader batch into the time-first input of the first layer.
 
     Args:
-        spec: the dataset's input spec.
-        config: the model config (``encoder[spec.kind]`` picks the encoder,
+        input_spec: the dataset's input spec.
+        config: the model config (``encoder[input_spec.kind]`` picks the encoder,
             ``num_steps`` and the ``[encoding]`` keys parametrise it).
 
     Attributes:
-        name: encoder name; ``kind``: input kind; ``num_steps``: T produced;
+        input_spec: the input spec it was built for; name: encoder name;
+        ``kind``: input kind; ``num_steps``: T produced;
         out_shape: per-step shape the first layer sees — ``(C, H, W)`` for
         images/events, ``(C', L)`` for signal/audio (C' = 2C with delta),
         ``(E, L)`` for tokens; ``spatial_dims``: 2 or 1.
     """
 
-    def __init__(self, spec: InputSpec, config: ModelConfig) -> None:
+    def __init__(self, input_spec: InputSpec, config: ModelConfig) -> None:
         super().__init__()
-        self.spec = spec
-        self.kind = spec.kind
-        self.name = config.encoder[spec.kind]
+        self.input_spec = input_spec
+        self.kind = input_spec.kind
+        self.name = config.encoder[input_spec.kind]
         if self.name not in ENCODERS_BY_KIND[self.kind]:
             raise InvalidInputError(
                 f"encoder {self.name!r} cannot encode {self.kind!r} inputs; choose one of "
@@ -196,12 +199,12 @@ class Encoder(nn.Module):
         self.delta_threshold = config.delta_threshold
         self.events_binarize = config.events_binarize
         self.embedding: nn.Embedding | None = None
-        shape = spec.shape
+        shape = input_spec.shape
         self.set_num_steps(config.num_steps)
         if self.kind == "events":
             self.out_shape: tuple[int, ...] = tuple(shape[1:])
         elif self.kind == "tokens":
-            self.embedding = nn.Embedding(int(spec.vocab_size), config.embed_dim, padding_idx=0)
+            self.embedding = nn.Embedding(int(input_spec.vocab_size), config.embed_dim, padding_idx=0)
             self.out_shape = (config.embed_dim, shape[0])
         else:
             self.out_shape = tuple(shape)
@@ -209,10 +212,16 @@ class Encoder(nn.Module):
                 self.out_shape = (2 * shape[0], shape[1])
         self.spatial_dims = 2 if self.kind in ("image", "events") else 1
 
+    @property
+    def spec(self) -> InputSpec:
+        """Deprecated name of :attr:`input_spec`."""
+        warnings.warn("Encoder.spec is deprecated; use Encoder.input_spec", DeprecationWarning, stacklevel=2)
+        return self.input_spec
+
     def set_num_steps(self, num_steps: int) -> None:
         """Steps to produce: ``num_steps``, or ``min(num_steps, T_bins)`` for events."""
         if self.kind == "events":
-            self.num_steps = events_steps(self.spec.shape[0], num_steps)
+            self.num_steps = events_steps(self.input_spec.shape[0], num_steps)
         else:
             self.num_steps = int(num_steps)
 
@@ -221,10 +230,10 @@ class Encoder(nn.Module):
 
     # ------------------------------------------------------------------
     def check_input(self, x: Tensor) -> None:
-        """InvalidInputError unless ``x`` is a batch ``[B, *spec.shape]`` of the right type."""
+        """InvalidInputError unless ``x`` is a batch ``[B, *input_spec.shape]`` of the right type."""
         if not isinstance(x, Tensor):
             raise InvalidInputError(f"model input must be a torch.Tensor, got {type(x).__name__}")
-        want = tuple(self.spec.shape)
+        want = tuple(self.input_spec.shape)
         if x.dim() != len(want) + 1 or tuple(x.shape[1:]) != want or x.shape[0] < 1:
             raise InvalidInputError(
                 f"expected a batch of {self.kind} inputs shaped [B, {', '.join(map(str, want))}], "
@@ -234,10 +243,10 @@ class Encoder(nn.Module):
             if x.dtype.is_floating_point or x.dtype == torch.bool:
                 raise InvalidInputError(f"token inputs must be integer ids (int64), got {x.dtype}")
             lo, hi = int(x.min()), int(x.max())
-            if lo < 0 or hi >= int(self.spec.vocab_size):
+            if lo < 0 or hi >= int(self.input_spec.vocab_size):
                 raise InvalidInputError(
-                    f"token ids must lie in [0, {self.spec.vocab_size - 1}] (vocab_size="
-                    f"{self.spec.vocab_size}), got ids in [{lo}, {hi}]"
+                    f"token ids must lie in [0, {self.input_spec.vocab_size - 1}] (vocab_size="
+                    f"{self.input_spec.vocab_size}), got ids in [{lo}, {hi}]"
                 )
             return
         if not x.dtype.is_floating_point:
@@ -256,7 +265,7 @@ class Encoder(nn.Module):
             raise InvalidInputError("event inputs are counts per bin and must be >= 0")
 
     def forward(self, x: Tensor) -> Tensor:
-        """``x [B, *spec.shape]`` -> ``[T, B, *out_shape]``."""
+        """``x [B, *input_spec.shape]`` -> ``[T, B, *out_shape]``."""
         self.check_input(x)
         t = self.num_steps
         if self.kind == "events":

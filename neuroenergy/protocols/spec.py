@@ -55,7 +55,7 @@ from typing import Any
 
 from neuroenergy.errors import ConfigError, UnknownNameError
 from neuroenergy.results.store import cell_key
-from neuroenergy.train.config import ENERGY_NORMS, TrainingConfig
+from neuroenergy.train.config import TrainingConfig, check_energy_norm
 
 __all__ = ["ProtocolSpec", "Design", "load_spec", "list_protocols", "protocol_dir", "Cell", "CellConfig"]
 
@@ -160,9 +160,10 @@ class CellConfig:
             raise ConfigError(f"cell config: training must be a table, got {type(training).__name__}")
         values["training"] = (training if isinstance(training, TrainingConfig)
                               else TrainingConfig.from_values(training, where="cell config: training"))
-        if values["energy_norm"] not in ENERGY_NORMS:
-            raise ConfigError(f"cell config: energy_norm must be one of {', '.join(ENERGY_NORMS)}, "
-                              f"got {values['energy_norm']!r}")
+        try:
+            values["energy_norm"] = check_energy_norm("energy_norm", values["energy_norm"])
+        except ConfigError as error:
+            raise ConfigError(f"cell config: {error}") from None
         return cls(**values)
 
 
@@ -264,10 +265,10 @@ class ProtocolSpec:
         lams = _lams(merged_design.get("lam", [0.0]), where)
         seeds = _seeds(merged_design.get("seeds", 1), where)
         energy_term = merged_design.get("energy_term", "activation")
-        energy_norm = merged_design.get("energy_norm", "sum")
-        if energy_norm not in ENERGY_NORMS:
-            raise ConfigError(f"{where}: design.energy_norm {energy_norm!r} is unknown; "
-                              f"known: {', '.join(ENERGY_NORMS)}")
+        try:
+            energy_norm = check_energy_norm("design.energy_norm", merged_design.get("energy_norm", "sum"))
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
         from neuroenergy.energy.terms import list_terms
 
         if energy_term not in list_terms():

@@ -55,7 +55,7 @@ import pandas as pd
 from neuroenergy.errors import InvalidInputError
 from neuroenergy.metrics import CELL_METRICS
 from neuroenergy.results.schema import DIMS
-from neuroenergy.spec import FAMILIES
+from neuroenergy.vocabulary import FAMILIES
 from neuroenergy.stats._cube import (CubeLike, StatsWarning, as_cube, as_strings, cell_frame, resolve_lam,
                                      split_ok, warn_dropped)
 from neuroenergy.stats.compare import _check_confidence

@@ -23,8 +23,8 @@ from torch import nn
 from neuroenergy.energy.costs import CostTable, get_cost_table, prices_neurons
 from neuroenergy.energy.measure import OperationCounter
 from neuroenergy.energy.terms import list_terms, record
-from neuroenergy.errors import InvalidInputError
-from neuroenergy.train.config import ENERGY_NORMS, OPTIMIZER_NAMES, TrainingConfig
+from neuroenergy.errors import ConfigError, InvalidInputError
+from neuroenergy.train.config import OPTIMIZER_NAMES, TrainingConfig, check_energy_norm
 from neuroenergy.train.result import CurvePoint, TrainResult
 
 __all__ = ["fit", "resolve_device", "readout_logits", "evaluate"]
@@ -224,8 +224,10 @@ def fit(
         ``eval_size`` change no trained weight.
     """
     _check_args(lam, energy_term, epochs, batch_size, lr, optimizer, num_evals, eval_size, num_steps)
-    if energy_norm not in ENERGY_NORMS:
-        raise InvalidInputError(f"unknown energy_norm {energy_norm!r}; known: {', '.join(ENERGY_NORMS)}")
+    try:
+        check_energy_norm("energy_norm", energy_norm)
+    except ConfigError as error:  # a bad argument of fit(), like the others _check_args refuses
+        raise InvalidInputError(str(error)) from None
     table = get_cost_table(costs)
     device = resolve_device(device)
     train_split, test_split = _as_split(train, "train"), _as_split(test, "test")
