@@ -104,6 +104,8 @@ def _synops(module: nn.Module, kind: str, args: tuple, output) -> torch.Tensor |
 
 _TERMS: Registry[_Term] = Registry("energy term")
 _TERMS.register("activation", _Term(_activation, _flat_sum_of_squares))
+#: The energy term where none is given (``record``, ``fit``, a protocol design).
+DEFAULT_TERM = "activation"
 _TERMS.register("spikes", _Term(_spikes, lambda items: torch.cat([o.reshape(-1) for o in items]).sum()))
 _TERMS.register("synops", _Term(_synops, lambda items: torch.stack(items).sum()))
 
@@ -126,7 +128,7 @@ class EnergyRecorder:
     ``value`` is the term per sample, summed over time, with gradient.
     """
 
-    def __init__(self, model: nn.Module, term: str = "activation", batch_size: int | None = None) -> None:
+    def __init__(self, model: nn.Module, term: str = DEFAULT_TERM, batch_size: int | None = None) -> None:
         if not isinstance(model, nn.Module):
             raise InvalidInputError(f"record() needs a torch.nn.Module, got {type(model).__name__}")
         self.model = model
@@ -191,6 +193,6 @@ class EnergyRecorder:
         return self.total / self._batch_size
 
 
-def record(model: nn.Module, term: str = "activation", batch_size: int | None = None) -> EnergyRecorder:
+def record(model: nn.Module, term: str = DEFAULT_TERM, batch_size: int | None = None) -> EnergyRecorder:
     """``with record(model, term) as e: out = model(x)`` -> ``e.value``."""
     return EnergyRecorder(model, term, batch_size)

@@ -55,7 +55,7 @@ from typing import Any
 
 from neuroenergy.errors import ConfigError, UnknownNameError
 from neuroenergy.results.store import cell_key
-from neuroenergy.train.config import TrainingConfig, check_energy_norm
+from neuroenergy.train.config import DEFAULT_ENERGY_NORM, TrainingConfig, check_energy_norm
 
 __all__ = ["ProtocolSpec", "Design", "load_spec", "list_protocols", "protocol_dir", "Cell", "CellConfig"]
 
@@ -141,7 +141,7 @@ class CellConfig:
     def from_dict(cls, data: dict[str, Any]) -> "CellConfig":
         """Read :meth:`to_dict`'s form back; ConfigError (one line) for a wrong key or value.
 
-        ``energy_norm`` may be absent (records written before it existed: ``"sum"``).
+        ``energy_norm`` may be absent (records written before it existed: ``DEFAULT_ENERGY_NORM``).
         """
         if isinstance(data, CellConfig):
             return data
@@ -151,7 +151,7 @@ class CellConfig:
         unknown = sorted(set(data) - set(names))
         if unknown:
             raise ConfigError(f"cell config: unknown key {unknown[0]!r}; known: {', '.join(names)}")
-        values = {"energy_norm": "sum", "model_overrides": {}, **data}
+        values = {"energy_norm": DEFAULT_ENERGY_NORM, "model_overrides": {}, **data}
         missing = [name for name in names if name not in values]
         if missing:
             raise ConfigError(f"cell config: missing key {missing[0]!r}")
@@ -187,7 +187,7 @@ class Design:
     targets: dict[str, float]
     model_overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     per_dataset: dict[str, dict[str, Any]] = field(default_factory=dict)
-    energy_norm: str = "sum"
+    energy_norm: str = DEFAULT_ENERGY_NORM
 
     def cells(self) -> Iterator[Cell]:
         for arch, dataset, lam, seed in itertools.product(self.architectures, self.datasets, self.lams, self.seeds):
@@ -227,7 +227,7 @@ class Design:
         # Written only when set, so the directories of specs without them stay bound as before.
         if self.per_dataset:
             data["training_by_dataset"] = self.per_dataset
-        if self.energy_norm != "sum":
+        if self.energy_norm != DEFAULT_ENERGY_NORM:
             data["energy_norm"] = self.energy_norm
         return json.dumps(data, indent=1, sort_keys=True)
 
@@ -264,13 +264,14 @@ class ProtocolSpec:
         datasets = _names(merged_design.get("datasets", "all"), "datasets", where)
         lams = _lams(merged_design.get("lam", [0.0]), where)
         seeds = _seeds(merged_design.get("seeds", 1), where)
-        energy_term = merged_design.get("energy_term", "activation")
+        from neuroenergy.energy.terms import DEFAULT_TERM, list_terms  # torch only when a spec is resolved
+
+        energy_term = merged_design.get("energy_term", DEFAULT_TERM)
         try:
-            energy_norm = check_energy_norm("design.energy_norm", merged_design.get("energy_norm", "sum"))
+            energy_norm = check_energy_norm("design.energy_norm",
+                                            merged_design.get("energy_norm", DEFAULT_ENERGY_NORM))
         except ConfigError as error:
             raise ConfigError(f"{where}: {error}") from None
-        from neuroenergy.energy.terms import list_terms
-
         if energy_term not in list_terms():
             raise ConfigError(f"{where}: design.energy_term {energy_term!r} is unknown; "
                               f"known: {', '.join(list_terms())}")

@@ -3,7 +3,7 @@
 Layout of an output directory::
 
     <out>/spec.json        the resolved design (JSON) the runs belong to
-    <out>/cells/*.json     one RunRecord per finished cell (ok, failed or diverged)
+    <out>/cells/*.json     one CellRecord per finished cell (ok, failed or diverged)
     <out>/cube.h5          the result cube assembled from the records
     <out>/.lock            held by the running driver (one writer at a time)
 

@@ -21,7 +21,8 @@ from typing import Any
 from neuroenergy.errors import ConfigError
 from neuroenergy.models.config import choice, config_field, positive_float, positive_int
 
-__all__ = ["TrainingConfig", "OPTIMIZER_NAMES", "ENERGY_NORMS", "DEVICES", "check_energy_norm"]
+__all__ = ["TrainingConfig", "OPTIMIZER_NAMES", "ENERGY_NORMS", "DEFAULT_ENERGY_NORM", "DEVICES",
+           "check_energy_norm"]
 
 #: ``adam``, ``adamw`` and ``sgd`` (momentum 0.9); see ``neuroenergy.train.fit.OPTIMIZERS``.
 OPTIMIZER_NAMES: tuple[str, ...] = ("adam", "adamw", "sgd")
@@ -31,6 +32,8 @@ OPTIMIZER_NAMES: tuple[str, ...] = ("adam", "adamw", "sgd")
 #: nats of CE per fraction of the network's initial energy, the same pressure for every
 #: architecture and energy term).
 ENERGY_NORMS: tuple[str, ...] = ("sum", "initial")
+#: ``energy_norm`` where none is given (``fit()``, a protocol design, a record written before it existed).
+DEFAULT_ENERGY_NORM = "sum"
 #: The one check of ``energy_norm`` — ``fit()``'s argument, a protocol spec's ``design.energy_norm``
 #: and a cell config's — so its error reads the same wherever the value came from.
 check_energy_norm = choice(*ENERGY_NORMS)

@@ -22,9 +22,9 @@ from torch import nn
 
 from neuroenergy.energy.costs import CostTable, get_cost_table, prices_neurons
 from neuroenergy.energy.measure import OperationCounter
-from neuroenergy.energy.terms import list_terms, record
+from neuroenergy.energy.terms import DEFAULT_TERM, list_terms, record
 from neuroenergy.errors import ConfigError, InvalidInputError
-from neuroenergy.train.config import OPTIMIZER_NAMES, TrainingConfig, check_energy_norm
+from neuroenergy.train.config import DEFAULT_ENERGY_NORM, OPTIMIZER_NAMES, TrainingConfig, check_energy_norm
 from neuroenergy.train.result import CurvePoint, TrainResult
 
 __all__ = ["fit", "resolve_device", "readout_logits", "evaluate"]
@@ -120,7 +120,7 @@ def _default_convert(x: torch.Tensor) -> torch.Tensor:
     return x if not x.is_floating_point() else x.float()
 
 
-def evaluate(model: nn.Module, data, *, batch_size: int = 256, energy_term: str = "activation",
+def evaluate(model: nn.Module, data, *, batch_size: int = 256, energy_term: str = DEFAULT_TERM,
              device: str | torch.device = "auto", costs: str | CostTable | None = None,
              index: torch.Tensor | None = None, compare_ann: bool = False) -> dict:
     """Accuracy, CE (nats per sample), energy term E (per sample) and the confusion
@@ -169,8 +169,8 @@ def fit(
     test,
     *,
     lam: float = 0.0,
-    energy_term: str = "activation",
-    energy_norm: str = "sum",
+    energy_term: str = DEFAULT_TERM,
+    energy_norm: str = DEFAULT_ENERGY_NORM,
     epochs: float = _DEFAULT.epochs,
     batch_size: int = _DEFAULT.batch_size,
     lr: float = _DEFAULT.lr,

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from neuroenergy.energy.report import EnergyReport
+from neuroenergy.train.config import DEFAULT_ENERGY_NORM
 from neuroenergy.train.metrics import balanced_accuracy, macro_f1, per_class_recall
 
 __all__ = ["CurvePoint", "Efficiency", "TrainResult"]
@@ -89,7 +90,7 @@ class TrainResult:
     diverged_at_step: int | None = None
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-    energy_norm: str = "sum"
+    energy_norm: str = DEFAULT_ENERGY_NORM
     energy_scale: float = 1.0
     test_confusion: list[list[int]] | None = None
 
