@@ -4,6 +4,9 @@ Runs ``smoke`` (default profile unless --profile) into fresh directories,
 once with --workers 1 and once with --workers 2 (after an untimed-for-comparison
 first run that pays the process's one-time imports), and prints:
   speed-up = wall(1 worker) / wall(2 workers)          (target >= 1.6 on 2 cores)
+  its ceiling: one worker runs a cell with all the cores' torch threads, two workers
+  with one thread each, so the speed-up cannot pass 2 / (how much faster a cell runs on
+  2 threads than on 1); measured here from a third run, 1 worker with 1 torch thread
   the same with --executor dask (a local Dask cluster of 2 worker processes,
   its start-up included; skipped when dask.distributed is not installed)
   overhead = (wall(1 worker) - sum of cell wall times) / sum of cell training times
@@ -17,6 +20,7 @@ Run: NEUROENERGY_DATA=../shared/data .venv/bin/python benchmarks/bench_runner.py
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import statistics
 import tempfile
@@ -28,6 +32,18 @@ from repeats import paired_ratio
 from neuroenergy.protocols import load_spec, run_design
 from neuroenergy.protocols.cell import _load
 from neuroenergy.results import load_cube
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int):
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def timed_run(spec, design, out: Path, workers: int, executor: str = "local") -> tuple[float, object]:
@@ -51,12 +67,15 @@ def main() -> None:
         # the first optimiser step; xarray imports dask.distributed on its first write when
         # dask is installed). It is reported apart; the comparisons use a second run.
         first, first_cube = timed_run(spec, design, Path(tmp) / "first", 1)
-        ones, twos, cubes = [], [], []
-        for repeat in range(args.repeats):  # interleaved, so machine load hits both alike
+        ones, twos, singles, cubes = [], [], [], []
+        for repeat in range(args.repeats):  # interleaved, so machine load hits all alike
             one, cube = timed_run(spec, design, Path(tmp) / f"one-{repeat}", 1)
             two, _ = timed_run(spec, design, Path(tmp) / f"two-{repeat}", 2)
+            with torch_threads(1):
+                single, _ = timed_run(spec, design, Path(tmp) / f"single-{repeat}", 1)
             ones.append(one)
             twos.append(two)
+            singles.append(single)
             cubes.append(cube)
         one, two = statistics.median(ones), statistics.median(twos)
         dask = None
@@ -78,6 +97,11 @@ def main() -> None:
     speed_up, low, high = paired_ratio(ones, twos)
     print(f"1 worker: {one:.1f} s, 2 workers: {two:.1f} s (medians of {args.repeats}) -> speed-up "
           f"{speed_up:.2f} (median of the per-repeat ratios, range {low:.2f}-{high:.2f}; target >= 1.6)")
+    threading, _, _ = paired_ratio(singles, ones)
+    parallel, p_low, p_high = paired_ratio(singles, twos)
+    print(f"ceiling: 1 worker runs the cells {threading:.2f}x faster on 2 torch threads than on 1, so 2 "
+          f"one-thread workers can reach at most {2 / threading:.2f}; against 1 worker on 1 thread the 2 "
+          f"workers reach {parallel:.2f} (range {p_low:.2f}-{p_high:.2f}; 2.00 = no serial part)")
     print(f"cells: {cell_wall:.1f} s of cell wall time, {train_time:.1f} s of it training "
           f"(medians; the rest: data, model build, curve evaluations, final test)")
     # within each 1-worker run: its wall time minus its own cells' wall time

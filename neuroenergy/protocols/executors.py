@@ -178,6 +178,8 @@ class _WorkerPool:
     def __init__(self, context, workers: int, threads: int) -> None:
         self.context, self.threads, self.size, self.started = context, threads, workers, 0
         self.workers: list[_Worker] = []
+        #: processes told to leave before close(): joined there (they are gone by then, as a rule)
+        self.released: list = []
         for _ in range(workers):
             self._start()
 
@@ -191,8 +193,13 @@ class _WorkerPool:
         queue = list(todo)
         attempts: dict[str, int] = {}
         while queue or any(w.cell is not None for w in self.workers):
-            for worker in self.workers:
-                if worker.cell is None and queue:
+            for worker in list(self.workers):
+                if worker.cell is None and not queue:
+                    # nothing left for it: let it go now, so it frees its memory (data, model)
+                    # while the others finish and close() has only the last to wait for
+                    self._release(worker)
+                    continue
+                if worker.cell is None:
                     worker.cell = queue.pop(0)
                     attempts[worker.cell.key] = attempts.get(worker.cell.key, 0) + 1
                     try:
@@ -227,6 +234,16 @@ class _WorkerPool:
                 if queue and len(self.workers) < self.size:
                     self._start()
 
+    def _release(self, worker: _Worker) -> None:
+        """Tell an idle worker to leave and forget it (it exits by itself; close() need not wait)."""
+        try:
+            worker.connection.send(None)
+        except OSError:  # already gone
+            pass
+        worker.connection.close()
+        self.workers.remove(worker)
+        self.released.append(worker.process)
+
     @staticmethod
     def _receive(worker: _Worker) -> dict[str, Any] | None:
         """The worker's record, or None when it died before sending one."""
@@ -253,6 +270,12 @@ class _WorkerPool:
                 worker.process.join()
             worker.connection.close()
         self.workers.clear()
+        for process in self.released:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        self.released.clear()
 
 
 def _failed_record(cell: Cell, error: str) -> dict[str, Any]:
