@@ -3,7 +3,8 @@
 Models: a 784-1000-10 LIF MLP and a small convolutional SNN (MNIST-shaped
 input), both run per step as in the snnTorch tutorials; T = 25, B = 128.
 
-Prints, as medians over repeats measured in the same run:
+Prints, as medians of the per-repeat ratios (their range in brackets) over repeats
+measured interleaved in the same run:
   (a) measure() time / plain no-grad forward of the same batch, compute-only
       table 45nm-fp32                                           (target <= 1.2)
   (a') the same with the memory-aware model lemaire-2022 and compare_ann=True
@@ -23,6 +24,8 @@ import time
 import snntorch as snn
 import torch
 from torch import nn
+
+from repeats import paired_ratio
 
 from neuroenergy.energy import measure
 from neuroenergy.energy.modules import reset_neuron_state
@@ -80,15 +83,16 @@ def neurobench_run(net: nn.Module, x: torch.Tensor):
         bench.workload_metric_manager.cleanup_hooks(bench.model)
 
 
-def median_times(fns: dict, repeats: int) -> dict:
-    """Median wall time of each function, run interleaved so that machine noise hits all alike."""
+def interleaved_times(fns: dict, repeats: int) -> dict[str, list[float]]:
+    """Wall times of each function over ``repeats`` rounds, run interleaved so that machine
+    noise hits all alike (ratios are then taken within each round: ``repeats.paired_ratio``)."""
     times = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return times
 
 
 def main() -> None:
@@ -110,14 +114,17 @@ def main() -> None:
         if not args.skip_neurobench:
             theirs = neurobench_run(net, x)
             fns["neurobench"] = lambda: neurobench_run(net, x)
-        times = median_times(fns, args.repeats)
+        rounds = interleaved_times(fns, args.repeats)
+        times = {key: statistics.median(values) for key, values in rounds.items()}
         t_plain, t_measure = times["plain"], times["measure"]
-        t_lemaire = times["lemaire"]
+        a, a_low, a_high = paired_ratio(rounds["measure"], rounds["plain"])
+        b, b_low, b_high = paired_ratio(rounds["lemaire"], rounds["plain"])
         line = (f"{name:16s} plain forward {t_plain * 1e3:8.1f} ms | measure {t_measure * 1e3:8.1f} ms | "
-                f"(a) measure/forward = {t_measure / t_plain:.2f} (target <= 1.2) | "
-                f"(a') lemaire-2022 + ANN/forward = {t_lemaire / t_plain:.2f} (target <= 1.5)")
+                f"(a) measure/forward = {a:.2f} [{a_low:.2f}-{a_high:.2f}] (target <= 1.2) | "
+                f"(a') lemaire-2022 + ANN/forward = {b:.2f} [{b_low:.2f}-{b_high:.2f}] (target <= 1.5)")
         if not args.skip_neurobench:
             t_nb = times["neurobench"]
+            c, c_low, c_high = paired_ratio(rounds["measure"], rounds["neurobench"])
             synops = theirs["SynapticOperations"]
             equal = (report.total.effective_acs == synops["Effective_ACs"]
                      and report.total.effective_macs == synops["Effective_MACs"]
@@ -125,7 +132,7 @@ def main() -> None:
                      and report.total.membrane_updates == theirs["MembraneUpdates"]
                      and abs(report.activation_sparsity - theirs["ActivationSparsity"]) < 1e-12)
             line += (f" | NeuroBench {t_nb * 1e3:8.1f} ms | (b) measure/NeuroBench = "
-                     f"{t_measure / t_nb:.3f} (target <= 0.2), counts equal: {equal}")
+                     f"{c:.3f} [{c_low:.3f}-{c_high:.3f}] (target <= 0.2), counts equal: {equal}")
         print(line)
         print(f"{'':16s} {report.total.synops:,.0f} effective synops/sample, "
               f"{report.total.energy_pj / 1e3:,.1f} nJ/sample ({report.costs.name})")
