@@ -218,3 +218,16 @@ def test_synapse_counts_of_signed_analog_nan_and_half_inputs_by_hand():
     with torch.no_grad():
         lin.weight[1, 1] = float("nan")  # a NaN weight still counts as nonzero
     assert SynapseCounter(lin.float())((signed,)) == (5, 12, True, 4)
+
+
+def test_nonzero_and_changed_counts_with_and_without_a_scratch_buffer_by_hand():
+    from neuroenergy.energy.counting import Scratch, count_changed, count_nonzero
+
+    nan = float("nan")
+    x = torch.tensor([[0.0, 1.0, -2.0], [nan, 0.0, 0.5]])  # 4 nonzero, NaN included
+    before = torch.tensor([[0.0, 1.0, 2.0], [nan, 3.0, 0.0]])  # differs at (0,2), (1,0) NaN, (1,1), (1,2)
+    scratch = Scratch()
+    for _ in range(2):  # the second call reuses the buffers
+        assert count_nonzero(x, scratch) == count_nonzero(x) == 4
+        assert count_changed(before, x, scratch) == count_changed(before, x) == 4
+    assert count_nonzero(x.half(), scratch) == 4 and count_nonzero(torch.zeros(5)) == 0

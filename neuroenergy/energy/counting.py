@@ -40,6 +40,7 @@ __all__ = [
     "matmul_synops",
     "SynapseCounter",
     "count_nonzero",
+    "count_changed",
     "Scratch",
 ]
 
@@ -117,19 +118,29 @@ def is_binary(x: torch.Tensor, scratch: Scratch | None = None) -> bool:
 _EXACT_FLOAT32_COUNT = 1 << 24
 
 
-def count_nonzero(x: torch.Tensor, scratch: Scratch | None = None, finite: bool = False) -> int:
+def count_nonzero(x: torch.Tensor, scratch: Scratch | None = None) -> int:
     """Number of nonzero values of ``x`` (NaN counts as nonzero, as in ``torch.count_nonzero``).
 
-    ``scratch`` holds the temporary between calls (see :class:`Scratch`);
-    ``finite=True`` says the caller already knows every value is finite.
+    ``scratch`` holds the temporary between calls (see :class:`Scratch`).
     """
-    # On CPU torch.count_nonzero is not vectorised: for float tensors, summing |sign(x)| is
-    # about 4x faster and exact (every term is 0 or 1). torch.sign(NaN) is 0, so the fast
-    # path is taken only when a plain sum proves every value finite.
-    if x.is_floating_point() and x.numel() < _EXACT_FLOAT32_COUNT and (finite or math.isfinite(float(x.sum()))):
-        signs = torch.sign(x) if scratch is None else torch.sign(x, out=scratch.like(x, "sign"))
-        return int(signs.abs_().sum(dtype=torch.float32))
+    # On CPU torch.count_nonzero is not vectorised. ``x != 0`` written as 0/1 into a float
+    # buffer and summed is exact (every term 0 or 1, below 2**24 of them) and counts NaN;
+    # without a buffer, summing |sign(x)| avoids the allocation but reads NaN as 0, so it is
+    # taken only when a plain sum proves every value finite.
+    if x.is_floating_point() and x.numel() < _EXACT_FLOAT32_COUNT:
+        if scratch is not None:
+            return int(torch.ne(x, 0, out=scratch.like(x, "nonzero")).sum(dtype=torch.float32))
+        if math.isfinite(float(x.sum())):
+            return int(torch.sign(x).abs_().sum(dtype=torch.float32))
     return int(torch.count_nonzero(x))
+
+
+def count_changed(before: torch.Tensor, after: torch.Tensor, scratch: Scratch | None = None) -> int:
+    """Number of positions where ``after`` differs from ``before`` (same shape; NaN counts as changed)."""
+    if scratch is not None and after.is_floating_point() and after.numel() < _EXACT_FLOAT32_COUNT:
+        # one pass, no difference tensor: the 0/1 of ``!=`` written into a float buffer, summed
+        return int(torch.ne(before, after, out=scratch.like(after, "changed")).sum(dtype=torch.float32))
+    return count_nonzero(before - after)
 
 
 def _nonzero(x: torch.Tensor) -> torch.Tensor:
@@ -228,20 +239,18 @@ def _input_activity(x: torch.Tensor, inner: tuple[int, ...], scratch: Scratch) -
     """``(binary, counts)`` of ``x`` seen as rows ``[N, *inner]``: whether every value is
     in {-1, 0, 1}, and how many rows are nonzero at each position (float64 ``[*inner]``).
 
-    Both come from one sign copy: ``x`` is binary when it equals its sign, and
-    ``|sign|`` is 1 exactly where a value is nonzero, so its column sums are the
-    counts (exact in float32 below 2**24 rows); ``count_nonzero`` along a
-    dimension is many times slower. The sign of NaN is 0, so a non-binary
-    input takes that path only when its sum proves every value finite.
+    ``x`` is binary when it equals its sign (NaN never does). The counts are
+    column sums of a 0/1 tensor in the same buffer — ``|sign|`` for a binary
+    input, ``x != 0`` otherwise (which counts NaN, whose sign is 0) — exact in
+    float32 below 2**24 rows; ``count_nonzero`` along a dimension is many
+    times slower.
     """
     signs = torch.sign(x, out=scratch.like(x, "sign"))
     binary = torch.equal(x, signs)
-    rows = signs.reshape(-1, *inner)
-    if rows.shape[0] < _EXACT_FLOAT32_COUNT and (binary or math.isfinite(float(x.sum()))):
-        counts = rows.abs_().sum(0, dtype=torch.float32)
-    else:
-        counts = torch.count_nonzero(x.reshape(-1, *inner), dim=0)
-    return binary, counts.to(torch.float64)
+    if signs.numel() // max(1, math.prod(inner)) >= _EXACT_FLOAT32_COUNT:
+        return binary, torch.count_nonzero(x.reshape(-1, *inner), dim=0).to(torch.float64)
+    nonzero = signs.abs_() if binary else torch.ne(x, 0, out=signs)
+    return binary, nonzero.reshape(-1, *inner).sum(0, dtype=torch.float32).to(torch.float64)
 
 
 def _nonzero_per_column(weight: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from neuroenergy.energy.costs import CostTable, EnergyModel, get_cost_table, prices_neurons
-from neuroenergy.energy.counting import Scratch, SynapseCounter, count_nonzero
+from neuroenergy.energy.counting import Scratch, SynapseCounter, count_changed, count_nonzero
 from neuroenergy.energy.modules import (
     countable_modules,
     module_kind,
@@ -375,10 +375,8 @@ class OperationCounter:
             out = neuron_output(output).detach()
             tally.calls += 1
             flat = out.reshape(-1)
-            squared = float(torch.dot(flat, flat).item())
-            tally.squared += squared
-            # a finite sum of squares proves every output finite: no second pass to check
-            nonzero = count_nonzero(out, scratch, finite=math.isfinite(squared))
+            tally.squared += float(torch.dot(flat, flat).item())
+            nonzero = count_nonzero(out, scratch)
             tally.outputs += out.numel()
             tally.nonzero_outputs += nonzero
             if out.dim() > 1:
@@ -400,8 +398,7 @@ class OperationCounter:
                     if first or not isinstance(before, torch.Tensor) or before.shape != mem.shape:
                         tally.membrane_updates += mem.numel()
                     else:
-                        change = torch.sub(before.detach(), mem, out=scratch.like(mem, "change"))
-                        tally.membrane_updates += count_nonzero(change, scratch)
+                        tally.membrane_updates += count_changed(before.detach(), mem, scratch)
 
         hooks = [module.register_forward_hook(count_outputs)]
         if kind == "neuron" and not getattr(module, "consumes_sequence", False):
@@ -510,7 +507,7 @@ def _sequence_membrane_updates(output) -> int:
     returning ``(spk, mem)`` with ``mem [T, ...]`` from zero state: every
     neuron on the first step, then those whose potential changed."""
     mem = output[1].detach()
-    return mem[0].numel() + count_nonzero(mem[1:] - mem[:-1])
+    return mem[0].numel() + count_changed(mem[:-1], mem[1:])
 
 
 def _device_of(model: nn.Module, inputs: torch.Tensor) -> torch.device:
