@@ -16,6 +16,16 @@ default encoder):
                  run (torch.mm of two 1024 x 1024 matrices, same threads)
   x mlp          per-sample training time relative to mlp on the same dataset
                  (median of the per-repeat ratios: the two run back to back)
+  products       share of a training step's time spent in the counted products
+                 (mm/addmm/bmm/convolution and their backward kernels: their
+                 torch.profiler self times over the unprofiled step time); the
+                 rest is element-wise work (LIF, LayerNorm, pooling),
+                 reductions, copies, the optimiser and the framework
+  bound          the highest fraction of peak this architecture could reach
+                 if its products ran at peak and the rest took what it takes:
+                 (FLOPs / peak) / (FLOPs / peak + (1 - products) x time per sample).
+                 Below 0.6 the target is out of reach without removing
+                 non-product work, and the products column says how much.
 
 Run: NEUROENERGY_DATA=../shared/data .venv/bin/python benchmarks/bench_roofline.py
      [--repeats N] [--threads N] [--batch B] [--steps T] [--datasets a,b] [--archs a,b]
@@ -79,6 +89,31 @@ def forward_macs_per_sample(model: nn.Module, x: torch.Tensor) -> float:
     return total / batch
 
 
+#: Kernels that compute the counted products (forward and backward), by torch.profiler name.
+PRODUCT_KERNELS = frozenset({
+    "aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::addbmm", "aten::mv", "aten::addmv",
+    "aten::dot", "aten::vdot", "aten::convolution", "aten::_convolution", "aten::mkldnn_convolution",
+    "aten::convolution_backward", "aten::_slow_conv2d_forward", "aten::_slow_conv2d_backward",
+    "aten::thnn_conv2d", "aten::_nnpack_spatial_convolution", "aten::conv1d", "aten::conv2d",
+})
+
+
+def product_seconds(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+                    repeats: int = 3) -> float:
+    """Seconds of one training step spent in product kernels (torch.profiler self times, median
+    of ``repeats`` profiled steps). Only these long kernels are read from the profile: the
+    profiler's own cost per call inflates the many short element-wise ones, so the rest of a
+    step is taken as the unprofiled step time minus this."""
+    from torch.profiler import ProfilerActivity, profile
+
+    seconds = []
+    for _ in range(repeats):
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            train_step(model, opt, x, y)
+        seconds.append(sum(e.self_cpu_time_total for e in prof.key_averages() if e.key in PRODUCT_KERNELS) / 1e6)
+    return statistics.median(seconds)
+
+
 def train_step(model: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> None:
     out = model(x)
     loss = F.cross_entropy(out.mean(0), y)
@@ -119,6 +154,7 @@ def main() -> None:
             opts[arch] = torch.optim.Adam(net.parameters(), lr=2e-3)
             flops[arch] = 6 * forward_macs_per_sample(net, x)
             train_step(net, opts[arch], x, y)  # warm-up
+        product_s = {arch: product_seconds(nets[arch], opts[arch], x, y) / len(y) for arch in archs}
         if args.profile and args.profile.split(":")[1] == name:
             arch = args.profile.split(":")[0]
             from torch.profiler import ProfilerActivity, profile
@@ -135,13 +171,18 @@ def main() -> None:
                 rates[arch].append(args.iters * len(y) / (time.perf_counter() - start))
         print(f"\n{name} ({info.input_spec.kind}, per-step input {tuple(nets['mlp'].encoder.out_shape)})")
         print(f"  {'architecture':12s} {'params':>8s} {'samples/s':>10s} {'MFLOP/sample':>13s} "
-              f"{'GFLOP/s':>8s} {'of peak':>8s} {'x mlp (time/sample)':>22s}")
+              f"{'GFLOP/s':>8s} {'of peak':>8s} {'x mlp (time/sample)':>22s} {'products':>9s} {'bound':>6s}")
         for arch in archs:
             rate = statistics.median(rates[arch])
             gflops = flops[arch] * rate / 1e9
             ratio, low, high = paired_ratio(rates["mlp"], rates[arch])
+            at_peak = flops[arch] / (peak * 1e9)  # s per sample if the products ran at peak
+            share = min(1.0, product_s[arch] * rate)
+            rest = (1.0 - share) / rate  # s per sample of everything else, as measured
+            bound = at_peak / (at_peak + rest)
             print(f"  {arch:12s} {models.count_parameters(nets[arch]):8d} {rate:10.0f} {flops[arch] / 1e6:13.2f} "
-                  f"{gflops:8.1f} {gflops / peak:8.2f} {ratio:10.1f} ({low:.1f}-{high:.1f})")
+                  f"{gflops:8.1f} {gflops / peak:8.2f} {ratio:10.1f} ({low:.1f}-{high:.1f})"
+                  f"{share:>9.0%} {bound:6.2f}")
 
 
 if __name__ == "__main__":
