@@ -7,8 +7,9 @@ default encoder):
                  of one batch, median of interleaved repeats)
   MFLOP/sample   training FLOPs per sample, counted from the layers: every
                  Linear / Conv / spike-matmul contributes 2 x its forward MACs
-                 (summed over all T steps), times 3 for forward + the two
-                 backward products (input and weight gradients). Element-wise
+                 (summed over all T steps; once for an input the same at every
+                 step, which the time-batched layers compute once), times 3 for
+                 forward + the two backward products (input and weight gradients). Element-wise
                  work (LIF, LayerNorm, pooling) is not counted: it is what
                  keeps a network below the GEMM roof.
   GFLOP/s        MFLOP/sample x samples/s / 1000
@@ -69,13 +70,18 @@ def forward_macs_per_sample(model: nn.Module, x: torch.Tensor) -> float:
 
     def hook(module, inputs, output):
         nonlocal total
+        # a time-batched layer computes an input expanded along time (stride 0: the direct
+        # encoder's) once for all T steps (models.layers.TimeLinear): count what it executes
+        x0 = inputs[0] if inputs else None
+        once = (x0.shape[0] if isinstance(x0, torch.Tensor) and x0.dim() >= 3 and x0.shape[0] > 1
+                and x0.stride(0) == 0 else 1)
         if isinstance(module, nn.Linear):
-            total += output.numel() * module.in_features
+            total += output.numel() * module.in_features // once
         elif isinstance(module, (nn.Conv1d, nn.Conv2d)):
             k = 1
             for s in module.kernel_size:
                 k *= s
-            total += output.numel() * (module.in_channels // module.groups) * k
+            total += output.numel() * (module.in_channels // module.groups) * k // once
         elif isinstance(module, SpikeMatmul):
             a, b = inputs[0], inputs[1]
             total += output.numel() * a.shape[-1]
