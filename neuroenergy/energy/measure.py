@@ -249,6 +249,11 @@ class OperationCounter:
             synapses_only = False  # the model prices neuron updates, so it needs their statistics
         self.counted = [entry for entry in counted if entry[2] == "synapse"] if synapses_only else counted
         self.tallies = {name: _Tally() for name, _, _ in self.counted}
+        # Kept across entries (the trainer enters once per optimiser step): their work buffers
+        # are then allocated once, not at every step.
+        self._synapse_counters = {name: SynapseCounter(module) for name, module, kind in self.counted
+                                  if kind == "synapse"}
+        self._scratches = {name: Scratch() for name, _, kind in self.counted if kind != "synapse"}
         self._sequence_calls = (getattr(model, "consumes_sequence", False)
                                 if sequence_calls is None else sequence_calls)
         self._handles: list = []
@@ -338,7 +343,8 @@ class OperationCounter:
     def _attach(self, name: str, module: nn.Module, kind: str) -> list:
         tally = self.tallies[name]
         if kind == "synapse":
-            counter = SynapseCounter(module)
+            counter = self._synapse_counters[name]
+            counter.weights_changed()  # an optimiser step may have changed them since the last entry
             conv = isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d))
 
             def count_synops(mod, args, output):
@@ -366,7 +372,7 @@ class OperationCounter:
             return [module.register_forward_hook(count_synops)]
 
         previous: list[torch.Tensor | None] = [None]
-        scratch = Scratch()
+        scratch = self._scratches[name]
 
         def remember_membrane(mod, args):
             previous[0] = getattr(mod, "mem", None)
