@@ -231,3 +231,28 @@ def test_nonzero_and_changed_counts_with_and_without_a_scratch_buffer_by_hand():
         assert count_nonzero(x, scratch) == count_nonzero(x) == 4
         assert count_changed(before, x, scratch) == count_changed(before, x) == 4
     assert count_nonzero(x.half(), scratch) == 4 and count_nonzero(torch.zeros(5)) == 0
+
+
+def test_a_layer_after_a_neuron_counts_acs_only_for_the_neurons_own_untouched_spikes():
+    """measure() remembers that a neuron's output holds only 0/1 and lets the next layer skip
+    its test, but only for that very tensor, unchanged: a transformed copy or an in-place edit
+    of the spikes is tested again (MACs). fc0 sees analog 10s (2 x 3 = 6 MACs); the neuron
+    spikes on all 3 outputs; fc1 then does 3 x 2 = 6 operations."""
+    import snntorch as snn
+
+    class Net(torch.nn.Module):
+        def __init__(self, between):
+            super().__init__()
+            self.fc0, self.lif, self.fc1 = torch.nn.Linear(2, 3), snn.Leaky(beta=0.5, init_hidden=True), \
+                torch.nn.Linear(3, 2)
+            with torch.no_grad():
+                self.fc0.weight.fill_(1.0), self.fc0.bias.zero_(), self.fc1.weight.fill_(1.0)
+            self.between = between
+
+        def forward(self, x):
+            return self.fc1(self.between(self.lif(self.fc0(x))))
+
+    x = torch.full((1, 1, 2), 10.0)  # [T=1, B=1, 2]
+    for between, macs, acs in ((lambda s: s, 6, 6), (lambda s: s * 2 + 1, 12, 0), (lambda s: s.mul_(0.5), 12, 0)):
+        total = measure(Net(between), x).total
+        assert (total.effective_macs, total.effective_acs) == (macs, acs)

@@ -41,6 +41,7 @@ __all__ = [
     "SynapseCounter",
     "count_nonzero",
     "count_changed",
+    "is_zero_one",
     "Scratch",
 ]
 
@@ -243,28 +244,38 @@ def _equals_sign(x: torch.Tensor, signs: torch.Tensor, scratch: Scratch) -> bool
     return float(torch.ne(x, signs, out=scratch.like(x, "differs")).sum()) == 0.0
 
 
-def _input_activity(x: torch.Tensor, inner: tuple[int, ...], scratch: Scratch) -> tuple[bool, torch.Tensor]:
+def is_zero_one(x: torch.Tensor, scratch: Scratch) -> bool:
+    """True when every value of floating-point ``x`` is 0 or 1 (spikes of a neuron).
+
+    In floating point ``x - x*x`` is exactly 0 only for x = 0 and 1 (for every
+    other value, NaN and infinities included, it is nonzero or NaN), so the
+    absolute values of those terms sum to 0 exactly then (a sum of
+    non-negative floats is 0 only when every term is): three passes into a
+    reused buffer, half the memory traffic of comparing ``x`` with its sign.
+    """
+    if not x.is_floating_point() or x.numel() == 0:
+        return False
+    excess = torch.addcmul(x, x, x, value=-1, out=scratch.like(x, "excess"))
+    return float(excess.abs_().sum()) == 0.0
+
+
+def _input_activity(x: torch.Tensor, inner: tuple[int, ...], scratch: Scratch,
+                    zero_one: bool = False) -> tuple[bool, torch.Tensor]:
     """``(binary, counts)`` of ``x`` seen as rows ``[N, *inner]``: whether every value is
     in {-1, 0, 1}, and how many rows are nonzero at each position (float64 ``[*inner]``).
 
     The counts are column sums of a 0/1 tensor, exact in float32 below 2**24
     rows (``count_nonzero`` along a dimension is many times slower). Spikes
-    are usually 0/1, and then ``x`` itself is that tensor: in floating point
-    ``x - x*x`` is exactly 0 only for x = 0 and 1 (for every other value,
-    NaN and infinities included, it is nonzero or NaN), so ``x`` is 0/1
-    exactly when the absolute values of those terms sum to 0 (a sum of
-    non-negative floats is 0 only when every term is). That costs about half
-    the memory passes of the general test, which compares ``x`` with its sign
-    (NaN never equals it) and counts ``|sign|`` (binary: spikes of -1 too) or
-    ``x != 0`` (otherwise; this counts NaN).
+    are usually 0/1 (:func:`is_zero_one`; ``zero_one=True``: the caller knows
+    it already), and then ``x`` itself is that tensor. Otherwise ``x`` is
+    compared with its sign (NaN never equals it) and ``|sign|`` (binary:
+    spikes of -1 too) or ``x != 0`` (this counts NaN) is summed.
     """
     rows = x.numel() // max(1, math.prod(inner))
     if rows >= _EXACT_FLOAT32_COUNT:
         return is_binary(x, scratch), torch.count_nonzero(x.reshape(-1, *inner), dim=0).to(torch.float64)
-    if x.is_floating_point() and x.numel():
-        excess = torch.addcmul(x, x, x, value=-1, out=scratch.like(x, "excess"))
-        if float(excess.abs_().sum()) == 0.0:
-            return True, x.reshape(-1, *inner).sum(0, dtype=torch.float32).to(torch.float64)
+    if zero_one or is_zero_one(x, scratch):
+        return True, x.reshape(-1, *inner).sum(0, dtype=torch.float32).to(torch.float64)
     signs = torch.sign(x, out=scratch.like(x, "sign"))
     binary = _equals_sign(x, signs, scratch)
     nonzero = signs.abs_() if binary else torch.ne(x, 0, out=signs)
@@ -300,22 +311,23 @@ class SynapseCounter:
         """The layer's weights may differ from the last call's: summarise them again."""
         self._weight_summary = None
 
-    def __call__(self, args: tuple) -> SynOps:
+    def __call__(self, args: tuple, zero_one: bool = False) -> SynOps:
+        """Operations of ``layer(*args)``; ``zero_one``: the input is known to hold only 0 and 1."""
         layer = self.layer
         if isinstance(layer, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
             x, repeats = _distinct_part(args[0], 1 if isinstance(layer, nn.Linear) else len(layer.kernel_size) + 1)
-            ops = self._count(x)
+            ops = self._count(x, zero_one)
             return ops if repeats == 1 else SynOps(ops.effective * repeats, ops.dense * repeats, ops.binary,
                                                    ops.active_inputs * repeats)
         return layer_synops(layer, args)
 
-    def _count(self, x: torch.Tensor) -> SynOps:
+    def _count(self, x: torch.Tensor, zero_one: bool = False) -> SynOps:
         layer = self.layer
         if isinstance(layer, nn.Linear):
             if self._weight_summary is None:
                 self._weight_summary = _nonzero_per_column(layer.weight.detach(), self._scratch)
             rows = x.numel() // layer.in_features
-            binary, active = _input_activity(x, (layer.in_features,), self._scratch)
+            binary, active = _input_activity(x, (layer.in_features,), self._scratch, zero_one)
             effective = int(torch.dot(active, self._weight_summary).item())
             return SynOps(effective, rows * layer.in_features * layer.out_features, binary,
                           int(active.sum().item()))
@@ -327,7 +339,7 @@ class SynapseCounter:
             ones = torch.ones((1, *shape), dtype=torch.float64, device=x.device)
             self._dense_per_row[shape] = int(conv_count(
                 layer, ones, torch.ones_like(self._weight_summary)).item())
-        binary, x_sum = _input_activity(batched, shape, self._scratch)
+        binary, x_sum = _input_activity(batched, shape, self._scratch, zero_one)
         x_sum = x_sum[None]
         effective = int(conv_count(layer, x_sum, self._weight_summary).item())
         return SynOps(effective, batched.shape[0] * self._dense_per_row[shape], binary,

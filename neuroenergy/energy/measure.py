@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 
@@ -16,7 +17,7 @@ import torch
 from torch import nn
 
 from neuroenergy.energy.costs import CostTable, EnergyModel, get_cost_table, prices_neurons
-from neuroenergy.energy.counting import Scratch, SynapseCounter, count_changed, count_nonzero
+from neuroenergy.energy.counting import Scratch, SynapseCounter, count_changed, count_nonzero, is_zero_one
 from neuroenergy.energy.modules import (
     countable_modules,
     module_kind,
@@ -258,6 +259,10 @@ class OperationCounter:
                                 if sequence_calls is None else sequence_calls)
         self._handles: list = []
         self._first_step: dict[str, bool] = {}
+        # The last neuron output found to hold only 0 and 1 (a weak reference to that very
+        # tensor object, and its version): the layer that reads it next (Linear after Leaky)
+        # need not test it again. Identity, not the storage address, which a later tensor reuses.
+        self._zero_one: tuple[weakref.ref, int] | None = None
 
     def __enter__(self) -> "OperationCounter":
         for name, module, kind in self.counted:
@@ -348,7 +353,9 @@ class OperationCounter:
             conv = isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d))
 
             def count_synops(mod, args, output):
-                ops = counter(tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args))
+                known = (self._zero_one is not None and bool(args) and args[0] is self._zero_one[0]()
+                         and args[0]._version == self._zero_one[1])
+                ops = counter(tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args), known)
                 tally.calls += 1
                 tally.dense_synops += ops.dense
                 if ops.binary:
@@ -378,11 +385,18 @@ class OperationCounter:
             previous[0] = getattr(mod, "mem", None)
 
         def count_outputs(mod, args, output):
-            out = neuron_output(output).detach()
+            raw = neuron_output(output)
+            out = raw.detach()
             tally.calls += 1
-            flat = out.reshape(-1)
-            tally.squared += float(torch.dot(flat, flat).item())
-            nonzero = count_nonzero(out, scratch)
+            if kind == "neuron" and out.numel() < _EXACT_COUNT and is_zero_one(out, scratch):
+                # spikes: their count is their sum and their sum of squares
+                nonzero = int(out.sum(dtype=torch.float32))
+                tally.squared += nonzero
+                self._zero_one = (weakref.ref(raw), raw._version)
+            else:
+                flat = out.reshape(-1)
+                tally.squared += float(torch.dot(flat, flat).item())
+                nonzero = count_nonzero(out, scratch)
             tally.outputs += out.numel()
             tally.nonzero_outputs += nonzero
             if out.dim() > 1:
@@ -506,6 +520,10 @@ def _warn_unused(model: nn.Module, names: tuple[str, ...]) -> None:
 
 class UnusedParameterWarning(UserWarning):
     """A model holds parameters whose operations ``measure`` could not count."""
+
+
+#: Sums of 0/1 values in float32 are exact integers below this many elements.
+_EXACT_COUNT = 1 << 24
 
 
 def _sequence_membrane_updates(output) -> int:
