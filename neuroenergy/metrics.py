@@ -14,7 +14,7 @@ Three registries, one per place a metric lives:
   the ``curve_`` prefix.
 
 and the two cube metrics over an extra dimension, :data:`ENERGY_BY_ROLE`
-(``layer``) and :data:`PER_CLASS_RECALL` (``class``).
+(``layer_role``) and :data:`PER_CLASS_RECALL` (``class``).
 
 What derives from these declarations: ``energy.UNITS``, the report's totals
 row, ``measure``'s per-sample rows (a tally field named like a layer metric is
@@ -221,7 +221,9 @@ CELL_METRICS: Mapping[str, Metric] = _registry([
     Metric("activation_energy", "1",
            "activation energy per sample: sum of squared neuron outputs over time (a.u.)", "mean",
            "report.total.activation_energy"),
-    Metric("energy_pj", "pJ", "inference energy per sample on the test split (compute-only, cost table in attrs)",
+    Metric("energy_pj", "pJ",
+           "inference energy per sample on the test split under the energy model in attrs costs "
+           "(compute only for a cost table; compute, addressing and memory for lemaire-2022)",
            "mean", "report.total.energy_pj"),
     Metric("synops_dense", "1", "dense synaptic operations per sample", "mean", "report.total.dense_synops"),
     Metric("synops_effective_ac", "1", "effective accumulates (binary inputs) per sample", "mean",

@@ -95,9 +95,11 @@ def _build_cube(spec: ProtocolSpec, design: Design, store: RunStore) -> xr.Datas
         "protocol": design.name, "profile": design.profile, "spec": spec.text,
         "design": design.to_json(), "costs": design.training["costs"],
         "costs_description": _cost_description(design.training["costs"]),
-        "energy_term": design.energy_term, "energy_norm": design.energy_norm, "package_versions": _versions(), "git_commit": _git_commit(),
+        "energy_term": design.energy_term, "energy_norm": design.energy_norm,
+        "package_versions": _versions(), "git_commit": _git_commit(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "note": "energies are compute-only estimates per sample from the cost table, not hardware readings",
+        "note": ("energies are estimates per sample from the energy model in costs (compute only for a cost "
+                 "table; lemaire-2022 adds addressing and memory), not hardware readings"),
     }
     return build_cube(
         store.records(), architectures=design.architectures, datasets=design.datasets, lams=design.lams,

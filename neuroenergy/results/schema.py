@@ -3,10 +3,13 @@
 One place that names every variable of the cube, so the runner that writes
 it and the statistics that read it agree; the metrics' names, units and long
 names come from their declarations in :mod:`neuroenergy.metrics`. A cube is
-an ``xarray.Dataset`` saved as netCDF4/HDF5 (h5netcdf engine).
+an ``xarray.Dataset`` saved as netCDF4/HDF5, written with the netCDF-C engine
+(``netcdf4``; ``h5netcdf`` opens the same file).
 
 Dimensions: ``architecture``, ``dataset``, ``lam`` (lambda, float), ``seed``
-(int), and ``eval`` (learning-curve evaluation index) for ``curve_*``.
+(int), ``eval`` (learning-curve evaluation index) for ``curve_*``,
+``layer_role`` for ``energy_pj_by_role`` and ``class`` for
+``per_class_recall`` (present when every dataset has at most 10 classes).
 Coordinates: ``modality(dataset)``, ``family(architecture)``.
 Missing, failed and diverged cells hold NaN in every numeric variable and
 their ``status``.

@@ -3,7 +3,7 @@
 :func:`format_tables` returns the plain text that ``python -m
 neuroenergy.protocols stats DIR`` prints; :func:`write_report` writes
 ``report.md`` and its PNG figures for ``report DIR``. Both run the same
-statistics with their defaults (accuracy ANOVA over architecture x dataset,
+statistics with their defaults (balanced-accuracy ANOVA over architecture x dataset,
 Type II, at lambda = 0 or the cube's only level), build the same
 :class:`~neuroenergy.stats.document.Document` from :data:`SECTIONS` and render
 it with :func:`~neuroenergy.stats.document.render`; the text leaves out the
