@@ -51,6 +51,12 @@ def test_format_tables_sections_and_numbers():
     text = format_tables(_study_cube())
     assert "cube: 24 cells = 2 architectures x 2 datasets x 2 lambdas x 3 seeds; ok 23, failed 1" in text
     assert "cost table: 45nm-fp32" in text and "not hardware readings" in text
+    # the energies' caveat names the model the cube records, memory-aware or not
+    memory_aware = _study_cube()
+    memory_aware.attrs.update(costs="lemaire-2022", costs_description="lemaire-2022 v1: memory-aware, E_add 0.1 pJ")
+    caveat = [line for line in format_tables(memory_aware).splitlines() if "cost table:" in line]
+    assert caveat == ["- cost table: lemaire-2022 (energies in pJ are estimates per sample under lemaire-2022 v1: "
+                      "memory-aware, E_add 0.1 pJ, not hardware readings)"]
     headings = [line for line in text.splitlines() if line and not line.startswith((" ", "-", "="))]
     assert headings[2:] == ["Paper vs this study", "1. Accuracy: factorial ANOVA and best architectures",
                             "2. Lambda sweep", "3. Training efficiency",

@@ -21,6 +21,7 @@ from neuroenergy.results.cube import load_cube
 from neuroenergy.results.schema import DIMS, upgrade_cube
 
 __all__ = [
+    "energy_model_text",
     "CubeLike",
     "StatsWarning",
     "DroppedCellsWarning",
@@ -220,3 +221,10 @@ def status_counts(ds: xr.Dataset) -> dict[str, int]:
         return {}
     values, counts = np.unique(as_strings(np.asarray(ds["status"].values).reshape(-1)), return_counts=True)
     return {str(v): int(c) for v, c in zip(values, counts)}
+
+
+def energy_model_text(ds: xr.Dataset) -> str:
+    """What the cube's energies in pJ were priced with: the energy model's own description
+    (attrs ``costs_description``: a compute-only cost table or a memory-aware model), else
+    its name, else that it was not recorded."""
+    return str(ds.attrs.get("costs_description") or ds.attrs.get("costs") or "energy model not recorded")

@@ -23,6 +23,7 @@ from matplotlib.ticker import LogLocator, NullLocator
 from neuroenergy._io import atomic_path
 from neuroenergy.results.schema import ROLE_DIM
 from neuroenergy.stats import paper
+from neuroenergy.stats._cube import energy_model_text
 
 __all__ = ["interaction_figure", "sweep_figure", "efficiency_figure", "energy_figure", "DPI"]
 
@@ -250,7 +251,7 @@ def energy_figure(ds: xr.Dataset, ok_frame: pd.DataFrame, path: Path, lam: float
         ax.set_ylabel(f"inference energy ({unit} per sample), stacked over datasets")
         caption = ("The cube holds no per-layer energy, so this shows each architecture's total inference "
                    f"energy per sample (energy_pj, mean over ok seeds, λ = {lam:g}) stacked over datasets; "
-                   "compute-only estimates from the cost table, not hardware readings.")
+                   f"estimates under {energy_model_text(ds)}, not hardware readings.")
         legend_title = "dataset"
     ax.set_xticks(x, architectures, rotation=20, ha="right")
     ax.set_xlabel("architecture")

@@ -37,7 +37,7 @@ from neuroenergy.errors import InvalidInputError, NeuroEnergyError
 from neuroenergy.results.schema import DIMS, ROLE_DIM
 from neuroenergy.stats import paper
 from neuroenergy.stats._cube import (CubeLike, DroppedCellsWarning, StatsWarning, as_cube, cell_frame,
-                                     format_cell, resolve_lam, split_ok, status_counts)
+                                     energy_model_text, format_cell, resolve_lam, split_ok, status_counts)
 from neuroenergy.stats.anova import anova
 from neuroenergy.stats.compare import above_chance, best_architectures, tukey_versus
 from neuroenergy.stats.document import (Block, Bullets, Document, Figure, Paragraph, Section, Subheading, render,
@@ -456,8 +456,8 @@ def _header_lines(study: _Study) -> list[str]:
                                                                          key=lambda kv: kv[0] != "ok"))
     lines = [f"cube: {total:,} cells = {sizes}" + (f"; {counts}" if counts else "")]
     costs = ds.attrs.get("costs", "")
-    lines.append(f"cost table: {costs or 'not recorded'} (energies in pJ are compute-only estimates from the "
-                 f"cost table, not hardware readings)")
+    lines.append(f"cost table: {costs or 'not recorded'} (energies in pJ are estimates per sample under "
+                 f"{energy_model_text(ds)}, not hardware readings)")
     meta = [f"{key} {ds.attrs[key]}" for key in ("created", "git_commit") if ds.attrs.get(key)]
     if meta:
         lines.append("; ".join(meta))
@@ -733,8 +733,7 @@ def _definitions_section(study: _Study, out: Path | None) -> list[Block]:
         f"of the paired change lies inside.",
         f"The efficiency gain (on {_METRIC_NAMES.get(eff_claim.metric, eff_claim.metric)}) is within the paper's "
         f"range when {low:.0%} <= gain <= {high:.0%}.",
-        f"Energies are compute-only estimates from the cost table ({study.ds.attrs.get('costs', 'not recorded')}), "
-        f"not hardware readings.",
+        f"Energies are estimates per sample under {energy_model_text(study.ds)}, not hardware readings.",
     ))]
 
 
