@@ -256,3 +256,14 @@ def test_a_layer_after_a_neuron_counts_acs_only_for_the_neurons_own_untouched_sp
     for between, macs, acs in ((lambda s: s, 6, 6), (lambda s: s * 2 + 1, 12, 0), (lambda s: s.mul_(0.5), 12, 0)):
         total = measure(Net(between), x).total
         assert (total.effective_macs, total.effective_acs) == (macs, acs)
+
+
+def test_scratch_keeps_small_work_buffers_and_never_large_ones():
+    from neuroenergy.energy.counting import Scratch
+
+    scratch = Scratch()
+    small = torch.zeros(3, 4)
+    assert scratch.like(small, "a") is scratch.like(small, "a")  # reused: no allocation per call
+    assert scratch.like(small, "a") is not scratch.like(small, "b")
+    large = torch.empty(Scratch.keep_limit + 1, dtype=torch.uint8)
+    assert scratch.like(large) is not scratch.like(large) and len(scratch._buffers) == 2

@@ -75,14 +75,23 @@ class Scratch:
     measured in a 784-1000-10 MLP at B = 128, ``torch.sign`` took about 150 us
     per call into a fresh tensor and 12 us into a reused one. One buffer per
     (tag, shape, dtype, device) is kept, so the memory held is one copy of
-    each distinct temporary.
+    each distinct temporary — up to :attr:`keep_limit` elements each: a larger
+    temporary (a convolution's activations over a whole test batch run to
+    hundreds of MB) is allocated per call and freed, as without a scratch, so a
+    counter kept over a whole evaluation never holds copies of its largest
+    tensors.
     """
+
+    #: Largest temporary kept between calls, in elements (16 MB of float32).
+    keep_limit: int = 1 << 22
 
     def __init__(self) -> None:
         self._buffers: dict[tuple, torch.Tensor] = {}
 
     def like(self, x: torch.Tensor, tag: str = "") -> torch.Tensor:
         """A contiguous tensor of ``x``'s shape, dtype and device (contents undefined)."""
+        if x.numel() > self.keep_limit:
+            return torch.empty(x.shape, dtype=x.dtype, device=x.device)
         key = (tag, tuple(x.shape), x.dtype, x.device)
         buffer = self._buffers.get(key)
         if buffer is None:

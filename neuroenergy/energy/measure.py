@@ -406,7 +406,7 @@ class OperationCounter:
             if kind == "neuron":
                 tally.spikes += nonzero
                 if getattr(mod, "consumes_sequence", False):
-                    tally.membrane_updates += _sequence_membrane_updates(output)
+                    tally.membrane_updates += _sequence_membrane_updates(output, scratch)
                     return
                 mem = getattr(mod, "mem", None)
                 if isinstance(mem, torch.Tensor):
@@ -526,12 +526,12 @@ class UnusedParameterWarning(UserWarning):
 _EXACT_COUNT = 1 << 24
 
 
-def _sequence_membrane_updates(output) -> int:
+def _sequence_membrane_updates(output, scratch: Scratch | None = None) -> int:
     """NeuroBench's membrane updates of one whole-sequence neuron call
     returning ``(spk, mem)`` with ``mem [T, ...]`` from zero state: every
     neuron on the first step, then those whose potential changed."""
     mem = output[1].detach()
-    return mem[0].numel() + count_changed(mem[:-1], mem[1:])
+    return mem[0].numel() + count_changed(mem[:-1], mem[1:], scratch)
 
 
 def _device_of(model: nn.Module, inputs: torch.Tensor) -> torch.device:
