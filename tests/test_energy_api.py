@@ -267,3 +267,22 @@ def test_scratch_keeps_small_work_buffers_and_never_large_ones():
     assert scratch.like(small, "a") is not scratch.like(small, "b")
     large = torch.empty(Scratch.keep_limit + 1, dtype=torch.uint8)
     assert scratch.like(large) is not scratch.like(large) and len(scratch._buffers) == 2
+
+
+def test_measure_under_inference_mode_counts_as_without_it():
+    # inference tensors keep no version counter; the spike memo must not need one
+    import snntorch as snn
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 3), snn.Leaky(beta=0.5, init_hidden=True),
+                              torch.nn.Linear(3, 2), snn.Leaky(beta=0.5, init_hidden=True))
+    x = (torch.rand(5, 2, 4) < 0.5).float()
+    def counts(total):
+        return (total.effective_acs, total.effective_macs, total.dense_synops, total.spikes,
+                total.membrane_updates, total.energy_pj)
+
+    plain = counts(measure(net, x).total)
+    with torch.inference_mode():
+        inside = counts(measure(net, x).total)
+        x_inference = x.clone()
+    assert plain[0] > 0 and inside == plain and counts(measure(net, x_inference).total) == plain

@@ -392,7 +392,8 @@ class OperationCounter:
                 # spikes: their count is their sum and their sum of squares
                 nonzero = int(out.sum(dtype=torch.float32))
                 tally.squared += nonzero
-                self._zero_one = (weakref.ref(raw), raw._version)
+                # inference-mode tensors keep no version counter: no memo, the next layer tests
+                self._zero_one = None if raw.is_inference() else (weakref.ref(raw), raw._version)
             else:
                 flat = out.reshape(-1)
                 tally.squared += float(torch.dot(flat, flat).item())
