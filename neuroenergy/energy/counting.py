@@ -42,6 +42,7 @@ __all__ = [
     "count_nonzero",
     "count_changed",
     "is_zero_one",
+    "count_spikes",
     "Scratch",
 ]
 
@@ -70,10 +71,9 @@ class Scratch:
 
     The counting arithmetic writes temporaries as large as a layer's input
     (a sign copy, a membrane difference). A fresh tensor of a few hundred kB
-    is a fresh memory mapping on every call (glibc serves large allocations
-    with mmap), and its page faults cost several times the arithmetic itself:
-    measured in a 784-1000-10 MLP at B = 128, ``torch.sign`` took about 150 us
-    per call into a fresh tensor and 12 us into a reused one. One buffer per
+    is often a fresh memory mapping (glibc serves large allocations with
+    mmap) whose page faults add to the arithmetic, and a trainer that counts
+    every optimiser step would pay them at every step. One buffer per
     (tag, shape, dtype, device) is kept, so the memory held is one copy of
     each distinct temporary — up to :attr:`keep_limit` elements each: a larger
     temporary (a convolution's activations over a whole test batch run to
@@ -266,6 +266,14 @@ def is_zero_one(x: torch.Tensor, scratch: Scratch) -> bool:
         return False
     excess = torch.addcmul(x, x, x, value=-1, out=scratch.like(x, "excess"))
     return float(excess.abs_().sum()) == 0.0
+
+
+def count_spikes(x: torch.Tensor, scratch: Scratch) -> int | None:
+    """The number of ones in ``x`` when every value is 0 or 1 (then also its sum of squares),
+    else None (:func:`is_zero_one`; exact below 2**24 values)."""
+    if x.numel() < _EXACT_FLOAT32_COUNT and is_zero_one(x, scratch):
+        return int(x.sum(dtype=torch.float32))
+    return None
 
 
 def _input_activity(x: torch.Tensor, inner: tuple[int, ...], scratch: Scratch,

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from neuroenergy.energy.costs import CostTable, EnergyModel, get_cost_table, prices_neurons
-from neuroenergy.energy.counting import Scratch, SynapseCounter, count_changed, count_nonzero, is_zero_one
+from neuroenergy.energy.counting import Scratch, SynapseCounter, count_changed, count_nonzero, count_spikes
 from neuroenergy.energy.modules import (
     countable_modules,
     module_kind,
@@ -388,9 +388,9 @@ class OperationCounter:
             raw = neuron_output(output)
             out = raw.detach()
             tally.calls += 1
-            if kind == "neuron" and out.numel() < _EXACT_COUNT and is_zero_one(out, scratch):
-                # spikes: their count is their sum and their sum of squares
-                nonzero = int(out.sum(dtype=torch.float32))
+            spikes = count_spikes(out, scratch) if kind == "neuron" else None
+            if spikes is not None:  # 0/1 spikes: their count is their sum and their sum of squares
+                nonzero = spikes
                 tally.squared += nonzero
                 # inference-mode tensors keep no version counter: no memo, the next layer tests
                 self._zero_one = None if raw.is_inference() else (weakref.ref(raw), raw._version)
@@ -521,10 +521,6 @@ def _warn_unused(model: nn.Module, names: tuple[str, ...]) -> None:
 
 class UnusedParameterWarning(UserWarning):
     """A model holds parameters whose operations ``measure`` could not count."""
-
-
-#: Sums of 0/1 values in float32 are exact integers below this many elements.
-_EXACT_COUNT = 1 << 24
 
 
 def _sequence_membrane_updates(output, scratch: Scratch | None = None) -> int:
