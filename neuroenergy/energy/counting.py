@@ -114,8 +114,9 @@ def is_binary(x: torch.Tensor, scratch: Scratch | None = None) -> bool:
 
     ``scratch`` holds the sign copy between calls (see :class:`Scratch`).
     """
-    # x equals its sign exactly when x is in {-1, 0, 1} (NaN never does); torch.equal
-    # compares without building a boolean tensor, twice as fast as eq(...).all()
+    # x equals its sign exactly when x is in {-1, 0, 1} (NaN never does). With a scratch the
+    # comparison is a != pass into a buffer (_equals_sign); without one, torch.equal compares
+    # without building a boolean tensor, twice as fast as eq(...).all()
     if scratch is not None and x.dim() > 0:
         return _equals_sign(x, torch.sign(x, out=scratch.like(x, "sign")), scratch)
     if x.device.type != "cpu" or x.dim() == 0 or x.numel() <= _BINARY_CHECK_WHOLE:
@@ -260,7 +261,8 @@ def is_zero_one(x: torch.Tensor, scratch: Scratch) -> bool:
     other value, NaN and infinities included, it is nonzero or NaN), so the
     absolute values of those terms sum to 0 exactly then (a sum of
     non-negative floats is 0 only when every term is): three passes into a
-    reused buffer, half the memory traffic of comparing ``x`` with its sign.
+    reused buffer, after which ``x`` itself holds the counts — fewer passes
+    than comparing ``x`` with its sign and then counting ``|sign|``.
     """
     if not x.is_floating_point() or x.numel() == 0:
         return False
