@@ -9,9 +9,9 @@ word "spec" now means a protocol spec only (:mod:`neuroenergy.protocols.spec`).
 from __future__ import annotations
 
 import warnings
-from typing import Any
 
 from neuroenergy import vocabulary
+from neuroenergy._deprecation import renamed_attributes
 
 __all__ = list(vocabulary.__all__)
 
@@ -19,9 +19,6 @@ warnings.warn("neuroenergy.spec is deprecated; use neuroenergy.vocabulary (same 
               DeprecationWarning, stacklevel=2)
 
 
-def __getattr__(name: str) -> Any:
-    if name in vocabulary.__all__:
-        warnings.warn(f"neuroenergy.spec.{name} is deprecated; use neuroenergy.vocabulary.{name}",
-                      DeprecationWarning, stacklevel=2)
-        return getattr(vocabulary, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = renamed_attributes(__name__, {
+    name: (f"neuroenergy.vocabulary.{name}", lambda name=name: getattr(vocabulary, name))
+    for name in vocabulary.__all__})

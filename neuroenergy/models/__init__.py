@@ -27,8 +27,7 @@ runs all T steps in one call and one autograd node (bit-identical values);
 every architecture whose neuron input does not depend on its own past uses it.
 """
 
-import warnings
-from typing import Any
+from neuroenergy import _deprecation
 
 from .base import SpikingModel, count_parameters
 from .catalog import (
@@ -71,10 +70,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # deprecated module attribute, kept for code written before the rename
-    if name == "SPEC_DIR":
-        warnings.warn("neuroenergy.models.SPEC_DIR is deprecated; use neuroenergy.models.CONFIG_DIR",
-                      DeprecationWarning, stacklevel=2)
-        return CONFIG_DIR
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# deprecated module attribute, kept for code written before the rename
+__getattr__ = _deprecation.renamed_attributes(
+    __name__, {"SPEC_DIR": ("neuroenergy.models.CONFIG_DIR", lambda: CONFIG_DIR)})

@@ -30,6 +30,7 @@ from typing import Any, Union
 import torch
 from torch import nn
 
+from neuroenergy._deprecation import renamed_attributes
 from neuroenergy.errors import ConfigError, InvalidInputError
 from neuroenergy.registry import Registry
 from neuroenergy.vocabulary import FAMILIES, INPUT_KINDS, InputSpec
@@ -315,10 +316,5 @@ def _register_builtins() -> None:
 _register_builtins()
 
 
-def __getattr__(name: str) -> Any:
-    # deprecated module attribute, kept for code written before the rename
-    if name == "SPEC_DIR":
-        warnings.warn("neuroenergy.models.catalog.SPEC_DIR is deprecated; use CONFIG_DIR",
-                      DeprecationWarning, stacklevel=2)
-        return CONFIG_DIR
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# deprecated module attribute, kept for code written before the rename
+__getattr__ = renamed_attributes(__name__, {"SPEC_DIR": ("CONFIG_DIR", lambda: CONFIG_DIR)})

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import Any
+
+from neuroenergy._deprecation import renamed_attributes
 
 from . import configfiles
 
@@ -30,13 +31,9 @@ _RENAMED = {
 warnings.warn(_MOVED, DeprecationWarning, stacklevel=1 if __name__ == "__main__" else 2)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _RENAMED:
-        new = _RENAMED[name]
-        warnings.warn(f"neuroenergy.models.specfiles.{name} is deprecated; "
-                      f"use neuroenergy.models.configfiles.{new}", DeprecationWarning, stacklevel=2)
-        return getattr(configfiles, new)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = renamed_attributes("neuroenergy.models.specfiles", {
+    old: (f"neuroenergy.models.configfiles.{new}", lambda new=new: getattr(configfiles, new))
+    for old, new in _RENAMED.items()})
 
 
 if __name__ == "__main__":
