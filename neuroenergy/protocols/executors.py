@@ -263,18 +263,14 @@ class _WorkerPool:
                     worker.process.terminate()
             except OSError:
                 worker.process.terminate()
-        for worker in self.workers:
-            worker.process.join(timeout=10)
-            if worker.process.is_alive():
-                worker.process.kill()
-                worker.process.join()
-            worker.connection.close()
-        self.workers.clear()
-        for process in self.released:
+        for process in [w.process for w in self.workers] + self.released:
             process.join(timeout=10)
             if process.is_alive():
                 process.kill()
                 process.join()
+        for worker in self.workers:
+            worker.connection.close()
+        self.workers.clear()
         self.released.clear()
 
 
