@@ -213,6 +213,11 @@ def test_synapse_counts_of_signed_analog_nan_and_half_inputs_by_hand():
     assert counter((analog,)) == (2 + 2, 12, False, 3)
     with_nan = torch.tensor([[float("nan"), 0.0, 1.0]])  # NaN is a nonzero input
     assert counter((with_nan,)) == (2 + 1, 6, False, 2)
+    spikes = torch.tensor([[1.0, 0.0, 1.0], [1.0, 1.0, 0.0]])  # input 0 twice, 1 once, 2 once
+    assert counter((spikes,)) == (2 + 2 + 1 + 1, 12, True, 4)
+    # a known spike count (a neuron's output) takes the per-row product instead: same counts
+    assert counter((spikes,), spikes=4) == (6, 12, True, 4)
+    assert SynapseCounter(nn.Linear(3, 2).half())((spikes.half(),), spikes=4).dense == 12
     half = signed.to(torch.float16)
     assert SynapseCounter(lin.half())((half,)) == (5, 12, True, 4)
     with torch.no_grad():
@@ -286,3 +291,79 @@ def test_measure_under_inference_mode_counts_as_without_it():
         inside = counts(measure(net, x).total)
         x_inference = x.clone()
     assert plain[0] > 0 and inside == plain and counts(measure(net, x_inference).total) == plain
+
+
+def test_step_activity_by_hand():
+    """counting.step_activity: per step of [T=3, B=2, 2], whether it holds only 0/1 and
+    how many rows are nonzero at each position."""
+    from neuroenergy.energy.counting import step_activity
+
+    steps = torch.tensor([[[1.0, 0.0], [1.0, 1.0]],
+                          [[0.5, 0.0], [1.0, 0.0]],   # 0.5: not a spike step
+                          [[0.0, 0.0], [0.0, 1.0]]])
+    activity = step_activity(steps)
+    assert activity.rows == 2 and activity.zero_one == (True, False, True)
+    assert activity.counts[0].tolist() == [2.0, 1.0] and activity.counts[2].tolist() == [0.0, 1.0]
+    assert activity.counts.dtype == torch.float64
+    assert step_activity(torch.ones(3)) is None and step_activity(steps.long()) is None
+
+
+class _Readers(nn.Module):
+    """A Linear and a Conv2d reading the step itself (reshaped), then a Linear reading the
+    neuron's spikes: the three ways a synaptic layer meets its input in measure()."""
+
+    def __init__(self, edit_in_place: bool = False) -> None:
+        super().__init__()
+        self.edit_in_place = edit_in_place
+        self.fc = nn.Linear(2 * 4 * 4, 6)
+        self.conv = nn.Conv2d(2, 3, 3)
+        self.lif = snn.Leaky(beta=0.9, init_hidden=True)
+        self.out = nn.Linear(6, 4)
+        with torch.no_grad():
+            self.fc.weight[:, :5] = 0.0  # zero weights must stay uncounted on every path
+            self.out.weight[0] = 0.0
+
+    def forward(self, x):
+        if self.edit_in_place:
+            x.mul_(2.0)  # the step is no longer what was summarised
+        spikes = self.lif(self.fc(x.flatten(1)) + self.conv(x).mean((1, 2, 3))[:, None])
+        return self.out(spikes)
+
+
+@pytest.mark.parametrize("edit_in_place", [False, True])
+def test_measure_counts_steps_summarised_up_front_as_each_call_alone(edit_in_place):
+    """measure() summarises the per-step batch once (OperationCounter.expect_steps) and takes
+    the operations of a layer reading a step from one product over all steps; the counts
+    equal those of counting each call alone, for 0/1, analog and mixed steps, and after an
+    in-place edit of the batch (then the summary is not used)."""
+    from neuroenergy.energy.measure import OperationCounter
+    from neuroenergy.energy.modules import reset_neuron_state
+
+    torch.manual_seed(0)
+    net = _Readers(edit_in_place).eval()
+    g = torch.Generator().manual_seed(1)
+    spikes = (torch.rand(5, 3, 2, 4, 4, generator=g) < 0.3).float()
+    mixed = spikes.clone()
+    mixed[2, 1, 0, 0, 0] = 0.25  # one analog step among spike steps
+    for x in (spikes, mixed, torch.rand(5, 3, 2, 4, 4, generator=g)):
+        report = measure(net, x.clone())
+        reset_neuron_state(net)
+        with OperationCounter(net) as counter, torch.no_grad():  # no expect_steps: each call alone
+            for step in x.clone():
+                net(step)
+        alone = counter.report(3, 5)
+        for mine, theirs in zip(report.layers, alone.layers):
+            assert (mine.effective_acs, mine.effective_macs, mine.dense_synops, mine.spike_inputs) == \
+                (theirs.effective_acs, theirs.effective_macs, theirs.dense_synops, theirs.spike_inputs), mine.name
+    # on the spike batch, fc and conv take the summary, unless the model edits its input
+    # (then the steps are 2s: MACs, which the equality above shows were counted call by call)
+    reset_neuron_state(net)
+    with OperationCounter(net) as counter, torch.no_grad():
+        counter.expect_steps(spikes.clone())
+        steps = counter._steps.steps
+        for step in steps:
+            net(step)
+        used = {key[0] for key in counter._steps._ops}
+    assert used == (set() if edit_in_place else {"fc", "conv"})
+    assert counter.tallies["fc"].dense_synops == 5 * 3 * 6 * 32
+    assert (counter.tallies["fc"].effective_acs == 0) == edit_in_place

@@ -17,7 +17,16 @@ import torch
 from torch import nn
 
 from neuroenergy.energy.costs import CostTable, EnergyModel, get_cost_table, prices_neurons
-from neuroenergy.energy.counting import Scratch, SynapseCounter, count_changed, count_nonzero, count_spikes
+from neuroenergy.energy.counting import (
+    Scratch,
+    StepActivity,
+    SynapseCounter,
+    SynOps,
+    count_changed,
+    count_nonzero,
+    count_spikes,
+    step_activity,
+)
 from neuroenergy.energy.modules import (
     countable_modules,
     module_kind,
@@ -260,9 +269,32 @@ class OperationCounter:
         self._handles: list = []
         self._first_step: dict[str, bool] = {}
         # The last neuron output found to hold only 0 and 1 (a weak reference to that very
-        # tensor object, and its version): the layer that reads it next (Linear after Leaky)
-        # need not test it again. Identity, not the storage address, which a later tensor reuses.
-        self._zero_one: tuple[weakref.ref, int] | None = None
+        # tensor object, its version and its number of ones): the layer that reads it next
+        # (Linear after Leaky) need not test or count it again. Identity, not the storage
+        # address, which a later tensor reuses.
+        self._zero_one: tuple[weakref.ref, int, int] | None = None
+        self._steps: _ExpectedSteps | None = None
+
+    def expect_steps(self, steps: torch.Tensor) -> None:
+        """The model is about to be called on ``steps[0]``, ``steps[1]``, ... of a
+        time-first ``[T, B, ...]`` tensor, one at a time.
+
+        Their activity is summarised now, in a few passes over all steps
+        (:func:`~neuroenergy.energy.counting.step_activity`), and a synaptic layer that
+        reads one of them unchanged (its very memory, reshaped at most, with no
+        in-place change since) takes its operations from one product over all steps
+        instead of testing and summing its input at every call. Any other input is
+        counted as usual; the counts are the same either way. ``steps`` is held until
+        the counter is exited.
+        """
+        self._steps = None
+        # inference tensors keep no version counter, so an in-place change would go unseen
+        if not steps.is_contiguous() or steps.is_inference():
+            return
+        activity = step_activity(steps)
+        if activity is not None and any(activity.zero_one):
+            self._steps = _ExpectedSteps(steps, steps._version, activity,
+                                         {steps[t].data_ptr(): t for t in range(steps.shape[0])})
 
     def __enter__(self) -> "OperationCounter":
         for name, module, kind in self.counted:
@@ -277,6 +309,7 @@ class OperationCounter:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+        self._steps = None
 
     def new_sequence(self) -> None:
         """The next neuron call of each layer is the first step of a sequence."""
@@ -353,9 +386,13 @@ class OperationCounter:
             conv = isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d))
 
             def count_synops(mod, args, output):
-                known = (self._zero_one is not None and bool(args) and args[0] is self._zero_one[0]()
-                         and args[0]._version == self._zero_one[1])
-                ops = counter(tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args), known)
+                x = args[0] if args and isinstance(args[0], torch.Tensor) else None
+                ops = self._steps.ops(name, counter, x, conv) if self._steps is not None and x is not None else None
+                if ops is None:
+                    memo = self._zero_one
+                    spikes = (memo[2] if memo is not None and x is not None and x is memo[0]()
+                              and x._version == memo[1] else None)
+                    ops = counter(tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args), spikes)
                 tally.calls += 1
                 tally.dense_synops += ops.dense
                 if ops.binary:
@@ -363,9 +400,8 @@ class OperationCounter:
                     tally.spike_inputs += ops.active_inputs
                 else:
                     tally.effective_macs += ops.effective
-                x = args[0] if args and isinstance(args[0], torch.Tensor) else None
                 out = neuron_output(output) if isinstance(output, (torch.Tensor, tuple)) else None
-                if isinstance(out, torch.Tensor) and isinstance(x, torch.Tensor):
+                if isinstance(out, torch.Tensor) and x is not None:
                     tally.synapse_outputs += out.numel()
                     # Per-sample sizes: a conv call is [N, C, *spatial], a linear one [..., F].
                     inner = len(module.kernel_size) + 1 if conv else 1
@@ -380,6 +416,8 @@ class OperationCounter:
 
         previous: list[torch.Tensor | None] = [None]
         scratch = self._scratches[name]
+        # looked up once: a missing attribute costs an exception inside nn.Module.__getattr__
+        sequence = getattr(module, "consumes_sequence", False)
 
         def remember_membrane(mod, args):
             previous[0] = getattr(mod, "mem", None)
@@ -393,7 +431,7 @@ class OperationCounter:
                 nonzero = spikes
                 tally.squared += nonzero
                 # inference-mode tensors keep no version counter: no memo, the next layer tests
-                self._zero_one = None if raw.is_inference() else (weakref.ref(raw), raw._version)
+                self._zero_one = None if raw.is_inference() else (weakref.ref(raw), raw._version, spikes)
             else:
                 flat = out.reshape(-1)
                 tally.squared += float(torch.dot(flat, flat).item())
@@ -402,11 +440,11 @@ class OperationCounter:
             tally.nonzero_outputs += nonzero
             if out.dim() > 1:
                 # neurons are called per step on [B, ...] or, consuming the sequence, on [T, B, ...]
-                lead = 2 if getattr(mod, "consumes_sequence", False) and out.dim() > 2 else 1
+                lead = 2 if sequence and out.dim() > 2 else 1
                 tally.sample_out = math.prod(out.shape[lead:])
             if kind == "neuron":
                 tally.spikes += nonzero
-                if getattr(mod, "consumes_sequence", False):
+                if sequence:
                     tally.membrane_updates += _sequence_membrane_updates(output, scratch)
                     return
                 mem = getattr(mod, "mem", None)
@@ -422,9 +460,37 @@ class OperationCounter:
                         tally.membrane_updates += count_changed(before.detach(), mem, scratch)
 
         hooks = [module.register_forward_hook(count_outputs)]
-        if kind == "neuron" and not getattr(module, "consumes_sequence", False):
+        if kind == "neuron" and not sequence:
             hooks.append(module.register_forward_pre_hook(remember_membrane))
         return hooks
+
+
+class _ExpectedSteps:
+    """The steps announced by ``OperationCounter.expect_steps`` and each synaptic layer's
+    operations on them, computed at its first call on one of them."""
+
+    def __init__(self, steps: torch.Tensor, version: int, activity: StepActivity,
+                 index: dict[int, int]) -> None:
+        self.steps, self.version, self.activity, self.index = steps, version, activity, index
+        self._ops: dict[tuple, list[SynOps | None]] = {}
+
+    def ops(self, name: str, counter: SynapseCounter, x, conv: bool) -> SynOps | None:
+        """The operations of layer ``name`` called on ``x`` when ``x`` is one of the steps,
+        unchanged and 0/1; else None (the caller counts ``x`` itself)."""
+        if not isinstance(x, torch.Tensor):
+            return None
+        t = self.index.get(x.data_ptr())
+        steps = self.steps
+        # the same start, size and dtype and contiguous: the very memory of step t; the
+        # version counter, shared by all views of ``steps``, rules out an in-place change
+        if t is None or x.numel() != steps[0].numel() or x.dtype != steps.dtype \
+                or not x.is_contiguous() or x.is_inference() or x._version != self.version:
+            return None
+        inner = tuple(x.shape[-(len(counter.layer.kernel_size) + 1):]) if conv else (x.shape[-1],)
+        key = (name, inner)
+        if key not in self._ops:
+            self._ops[key] = counter.ops_per_step(self.activity, inner)
+        return self._ops[key][t]
 
 
 #: Backward-pass operations per forward synaptic operation of a trained layer (see
@@ -542,6 +608,7 @@ def _run(model: nn.Module, inputs: torch.Tensor, per_step: bool, counter: "Opera
         if per_step:
             reset_neuron_state(model)
             counter.new_sequence()
+            counter.expect_steps(inputs)
             for step in inputs:
                 model(step)
         else:
