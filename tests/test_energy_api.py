@@ -154,6 +154,8 @@ def test_uncounted_layers_are_listed():
     (nn.Sequential(nn.Linear(3, 2), nn.ReLU()), torch.ones(2, 2, 5), InvalidInputError, "does not fit"),
     (nn.Sequential(nn.Flatten(), nn.Dropout()), torch.ones(2, 2, 3), NothingToMeasureError, "no countable"),
     (nn.Sequential(nn.Linear(3, 2)), torch.tensor([[[1.0, math.nan, 0.0]]]), InvalidInputError, "NaN"),
+    (nn.Sequential(nn.Linear(3, 2)), torch.tensor([[[1.0, 0.0, 0.0]], [[0.0, -math.inf, 1.0]]]),
+     InvalidInputError, "infinite"),
     (nn.Sequential(nn.Linear(3, 2)), torch.ones(3), InvalidInputError, "[T, B, ...]"),
     (nn.Sequential(nn.Linear(3, 2)), "tensor", InvalidInputError, "pair"),
     (nn.Sequential(nn.Linear(3, 2)), torch.ones(2, 0, 3), InvalidInputError, "empty"),
@@ -306,6 +308,14 @@ def test_step_activity_by_hand():
     assert activity.counts[0].tolist() == [2.0, 1.0] and activity.counts[2].tolist() == [0.0, 1.0]
     assert activity.counts.dtype == torch.float64
     assert step_activity(torch.ones(3)) is None and step_activity(steps.long()) is None
+    # its sums prove every value finite; an infinity, a NaN or a square that overflows
+    # float32 (1e20, itself finite) leave no proof
+    assert activity.finite
+    for value in (math.inf, math.nan, 1e20):
+        steps[1, 0, 1] = value
+        assert not step_activity(steps).finite
+    net = nn.Sequential(nn.Linear(2, 3), snn.Leaky(beta=0.5, init_hidden=True))
+    assert measure(net, steps).total.effective_macs > 0  # 1e20 is a valid (analog) input
 
 
 class _Readers(nn.Module):

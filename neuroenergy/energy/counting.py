@@ -300,6 +300,9 @@ class StepActivity(NamedTuple):
     #: per step, how many rows are nonzero at each position (float64 ``[T, *S]``, exact);
     #: meaningful only for the steps that are ``zero_one``
     counts: torch.Tensor
+    #: proven that every value is finite (the test's sums are; an infinity or NaN makes
+    #: them infinite or NaN, and so may a value whose square overflows: False is no proof)
+    finite: bool = False
 
 
 #: :func:`step_activity` works through pieces of about this many elements: a piece
@@ -328,8 +331,9 @@ def step_activity(steps: torch.Tensor) -> StepActivity | None:
         # is_zero_one of each step: |x - x*x| sums to 0 exactly when every value is 0 or 1
         excess.append(torch.addcmul(flat, flat, flat, value=-1, out=work[:part.shape[0]]).abs_().sum(1))
         counts.append(part.sum(1, dtype=torch.float32))  # at most B per position: exact
-    zero_one = tuple(value == 0.0 for value in torch.cat(excess).tolist())
-    return StepActivity(int(steps.shape[1]), zero_one, torch.cat(counts).to(torch.float64))
+    excess = torch.cat(excess).tolist()
+    return StepActivity(int(steps.shape[1]), tuple(value == 0.0 for value in excess),
+                        torch.cat(counts).to(torch.float64), all(map(math.isfinite, excess)))
 
 
 def _input_activity(x: torch.Tensor, inner: tuple[int, ...], scratch: Scratch,

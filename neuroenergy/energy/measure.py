@@ -201,19 +201,21 @@ def measure(
     batch_size = inputs.shape[dim]
     if batch_size == 0 or (per_step and inputs.shape[0] == 0):
         raise InvalidInputError(f"the batch is empty (shape {tuple(inputs.shape)})")
-    # One reduction first: a finite sum proves every value finite; only then the full check.
-    if inputs.is_floating_point() and not bool(torch.isfinite(inputs.sum())) \
-            and not bool(torch.isfinite(inputs).all()):
+    inputs = inputs.to(_device_of(model, inputs))
+    # The per-step summary the counter uses proves, as a by-product, that every value is
+    # finite; else one reduction (a finite sum proves it), and only then the full check.
+    activity = step_activity(inputs) if per_step and inputs.is_contiguous() and not inputs.is_inference() \
+        else None
+    if inputs.is_floating_point() and not (activity is not None and activity.finite) \
+            and not bool(torch.isfinite(inputs.sum())) and not bool(torch.isfinite(inputs).all()):
         raise InvalidInputError("the batch contains NaN or infinite values; clean or drop those samples")
 
-    device = _device_of(model, inputs)
-    inputs = inputs.to(device)
     was_training = model.training
     saved_state = neuron_state(model)
     try:
         model.eval()
         with OperationCounter(model, costs=table, sequence_calls=not per_step) as counter, torch.no_grad():
-            _run(model, inputs, per_step, counter)
+            _run(model, inputs, per_step, counter, activity)
     finally:
         model.train(was_training)
         restore_neuron_state(model, saved_state)
@@ -275,7 +277,7 @@ class OperationCounter:
         self._zero_one: tuple[weakref.ref, int, int] | None = None
         self._steps: _ExpectedSteps | None = None
 
-    def expect_steps(self, steps: torch.Tensor) -> None:
+    def expect_steps(self, steps: torch.Tensor, activity: StepActivity | None = None) -> None:
         """The model is about to be called on ``steps[0]``, ``steps[1]``, ... of a
         time-first ``[T, B, ...]`` tensor, one at a time.
 
@@ -285,13 +287,15 @@ class OperationCounter:
         in-place change since) takes its operations from one product over all steps
         instead of testing and summing its input at every call. Any other input is
         counted as usual; the counts are the same either way. ``steps`` is held until
-        the counter is exited.
+        the counter is exited. ``activity``: ``step_activity(steps)`` when the caller
+        has it already.
         """
         self._steps = None
         # inference tensors keep no version counter, so an in-place change would go unseen
         if not steps.is_contiguous() or steps.is_inference():
             return
-        activity = step_activity(steps)
+        if activity is None:
+            activity = step_activity(steps)
         if activity is not None and any(activity.zero_one):
             self._steps = _ExpectedSteps(steps, steps._version, activity,
                                          {steps[t].data_ptr(): t for t in range(steps.shape[0])})
@@ -603,12 +607,13 @@ def _device_of(model: nn.Module, inputs: torch.Tensor) -> torch.device:
     return inputs.device
 
 
-def _run(model: nn.Module, inputs: torch.Tensor, per_step: bool, counter: "OperationCounter") -> None:
+def _run(model: nn.Module, inputs: torch.Tensor, per_step: bool, counter: "OperationCounter",
+         activity: StepActivity | None = None) -> None:
     try:
         if per_step:
             reset_neuron_state(model)
             counter.new_sequence()
-            counter.expect_steps(inputs)
+            counter.expect_steps(inputs, activity)
             for step in inputs:
                 model(step)
         else:
