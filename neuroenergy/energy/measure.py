@@ -476,6 +476,7 @@ class _ExpectedSteps:
     def __init__(self, steps: torch.Tensor, version: int, activity: StepActivity,
                  index: dict[int, int]) -> None:
         self.steps, self.version, self.activity, self.index = steps, version, activity, index
+        self.step_size = steps[0].numel()
         self._ops: dict[tuple, list[SynOps | None]] = {}
 
     def ops(self, name: str, counter: SynapseCounter, x, conv: bool) -> SynOps | None:
@@ -484,10 +485,9 @@ class _ExpectedSteps:
         if not isinstance(x, torch.Tensor):
             return None
         t = self.index.get(x.data_ptr())
-        steps = self.steps
         # the same start, size and dtype and contiguous: the very memory of step t; the
         # version counter, shared by all views of ``steps``, rules out an in-place change
-        if t is None or x.numel() != steps[0].numel() or x.dtype != steps.dtype \
+        if t is None or x.numel() != self.step_size or x.dtype != self.steps.dtype \
                 or not x.is_contiguous() or x.is_inference() or x._version != self.version:
             return None
         inner = tuple(x.shape[-(len(counter.layer.kernel_size) + 1):]) if conv else (x.shape[-1],)
