@@ -7,6 +7,8 @@ first run that pays the process's one-time imports), and prints:
   its ceiling: one worker runs a cell with all the cores' torch threads, two workers
   with one thread each, so the speed-up cannot pass 2 / (how much faster a cell runs on
   2 threads than on 1); measured here from a third run, 1 worker with 1 torch thread
+  contention: how much slower the one-thread cells run two at a time than alone
+  (from the cubes' cell wall times), which lowers that ceiling further
   the same with --executor dask (a local Dask cluster of 2 worker processes,
   its start-up included; skipped when dask.distributed is not installed)
   overhead = (wall(1 worker) - sum of cell wall times) / sum of cell training times
@@ -67,16 +69,18 @@ def main() -> None:
         # the first optimiser step; xarray imports dask.distributed on its first write when
         # dask is installed). It is reported apart; the comparisons use a second run.
         first, first_cube = timed_run(spec, design, Path(tmp) / "first", 1)
-        ones, twos, singles, cubes = [], [], [], []
+        ones, twos, singles, cubes, side_by_side = [], [], [], [], []
         for repeat in range(args.repeats):  # interleaved, so machine load hits all alike
             one, cube = timed_run(spec, design, Path(tmp) / f"one-{repeat}", 1)
-            two, _ = timed_run(spec, design, Path(tmp) / f"two-{repeat}", 2)
+            two, two_cube = timed_run(spec, design, Path(tmp) / f"two-{repeat}", 2)
             with torch_threads(1):
-                single, _ = timed_run(spec, design, Path(tmp) / f"single-{repeat}", 1)
+                single, single_cube = timed_run(spec, design, Path(tmp) / f"single-{repeat}", 1)
             ones.append(one)
             twos.append(two)
             singles.append(single)
             cubes.append(cube)
+            # the same one-thread cells, two at a time against one at a time
+            side_by_side.append(float(two_cube["wall_time_s"].sum()) / float(single_cube["wall_time_s"].sum()))
         one, two = statistics.median(ones), statistics.median(twos)
         dask = None
         if importlib.util.find_spec("distributed") is not None:
@@ -102,6 +106,11 @@ def main() -> None:
     print(f"ceiling: 1 worker runs the cells {threading:.2f}x faster on 2 torch threads than on 1, so 2 "
           f"one-thread workers can reach at most {2 / threading:.2f}; against 1 worker on 1 thread the 2 "
           f"workers reach {parallel:.2f} (range {p_low:.2f}-{p_high:.2f}; 2.00 = no serial part)")
+    contention = statistics.median(side_by_side)
+    print(f"contention: run two at a time, the one-thread cells take {contention:.2f}x their time alone "
+          f"(median of the per-repeat ratios of summed cell wall times; the cores share memory bandwidth "
+          f"and cache), so the 2 workers can reach at most {2 / (threading * contention):.2f} against 1 "
+          f"worker; the rest of the gap is the serial part (worker start, uneven last cells, the cube)")
     print(f"cells: {cell_wall:.1f} s of cell wall time, {train_time:.1f} s of it training "
           f"(medians; the rest: data, model build, curve evaluations, final test)")
     # within each 1-worker run: its wall time minus its own cells' wall time
