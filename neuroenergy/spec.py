@@ -8,15 +8,12 @@ word "spec" now means a protocol spec only (:mod:`neuroenergy.protocols.spec`).
 
 from __future__ import annotations
 
-import warnings
-
 from neuroenergy import vocabulary
-from neuroenergy._deprecation import renamed_attributes
+from neuroenergy._deprecation import renamed_attributes, warn_renamed
 
 __all__ = list(vocabulary.__all__)
 
-warnings.warn("neuroenergy.spec is deprecated; use neuroenergy.vocabulary (same names)",
-              DeprecationWarning, stacklevel=2)
+warn_renamed("neuroenergy.spec", "neuroenergy.vocabulary (same names)")
 
 
 __getattr__ = renamed_attributes(__name__, {

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -30,7 +29,7 @@ from typing import Any, Union
 import torch
 from torch import nn
 
-from neuroenergy._deprecation import renamed_attributes
+from neuroenergy._deprecation import renamed_attributes, warn_renamed
 from neuroenergy.errors import ConfigError, InvalidInputError
 from neuroenergy.registry import Registry
 from neuroenergy.vocabulary import FAMILIES, INPUT_KINDS, InputSpec
@@ -78,8 +77,7 @@ class Architecture:
     @property
     def spec_file(self) -> Path | None:
         """Deprecated name of :attr:`config_file`."""
-        warnings.warn("Architecture.spec_file is deprecated; use Architecture.config_file",
-                      DeprecationWarning, stacklevel=2)
+        warn_renamed("Architecture.spec_file", "Architecture.config_file")
         return self.config_file
 
     @property

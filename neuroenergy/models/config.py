@@ -25,12 +25,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from neuroenergy._deprecation import warn_renamed
 from neuroenergy.errors import ConfigError
 from neuroenergy.vocabulary import INPUT_KINDS
 
@@ -507,6 +507,5 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 def read_spec_file(path: str | Path) -> dict[str, Any]:
     """Deprecated name of :func:`read_config_file`."""
-    warnings.warn("neuroenergy.models.config.read_spec_file is deprecated; use read_config_file",
-                  DeprecationWarning, stacklevel=2)
+    warn_renamed("neuroenergy.models.config.read_spec_file", "read_config_file")
     return read_config_file(path)

@@ -53,12 +53,11 @@ as described above.
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 from snntorch import spikegen
 from torch import Tensor, nn
 
+from neuroenergy._deprecation import warn_renamed
 from neuroenergy.errors import InvalidInputError
 from neuroenergy.vocabulary import InputSpec
 
@@ -215,7 +214,7 @@ class Encoder(nn.Module):
     @property
     def spec(self) -> InputSpec:
         """Deprecated name of :attr:`input_spec`."""
-        warnings.warn("Encoder.spec is deprecated; use Encoder.input_spec", DeprecationWarning, stacklevel=2)
+        warn_renamed("Encoder.spec", "Encoder.input_spec")
         return self.input_spec
 
     def set_num_steps(self, num_steps: int) -> None:

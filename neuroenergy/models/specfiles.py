@@ -10,13 +10,11 @@ the new ones: ``render_spec`` -> ``render_config``, ``builtin_spec_names`` ->
 from __future__ import annotations
 
 import sys
-import warnings
 
-from neuroenergy._deprecation import renamed_attributes
+from neuroenergy._deprecation import renamed_attributes, warn_renamed
 
 from . import configfiles
 
-_MOVED = "neuroenergy.models.specfiles is deprecated; use neuroenergy.models.configfiles"
 #: old name -> its name in :mod:`neuroenergy.models.configfiles`
 _RENAMED = {
     "render_spec": "render_config",
@@ -28,7 +26,8 @@ _RENAMED = {
 }
 
 # stacklevel 2 points at the importer; run as __main__ the warning is this module's own
-warnings.warn(_MOVED, DeprecationWarning, stacklevel=1 if __name__ == "__main__" else 2)
+warn_renamed("neuroenergy.models.specfiles", "neuroenergy.models.configfiles",
+             stacklevel=1 if __name__ == "__main__" else 2)
 
 
 __getattr__ = renamed_attributes("neuroenergy.models.specfiles", {

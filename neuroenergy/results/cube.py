@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neuroenergy._deprecation import warn_renamed
 from neuroenergy._io import atomic_path
 from neuroenergy.errors import InvalidInputError
 from neuroenergy.metrics import CURVE_METRICS, ENERGY_BY_ROLE, PER_CLASS_RECALL, curve_key
@@ -197,6 +197,6 @@ def load_cube(path: str | os.PathLike) -> xr.Dataset:
 
 def open_cube(path: str | os.PathLike) -> xr.Dataset:
     """Deprecated name of :func:`load_cube` (it always loaded eagerly; ``open_`` suggested lazy)."""
-    warnings.warn("neuroenergy.results.open_cube is deprecated; use neuroenergy.results.load_cube "
-                  "(same behaviour: it loads the cube into memory)", DeprecationWarning, stacklevel=2)
+    warn_renamed("neuroenergy.results.open_cube",
+                 "neuroenergy.results.load_cube (same behaviour: it loads the cube into memory)")
     return load_cube(path)
