@@ -265,20 +265,26 @@ def _equals_sign(x: torch.Tensor, signs: torch.Tensor, scratch: Scratch) -> bool
     return float(torch.ne(x, signs, out=scratch.like(x, "differs")).sum()) == 0.0
 
 
+def _excess(x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """``|x - x*x|`` written into ``out``: a sum of it is 0 exactly when every value is 0 or 1.
+
+    In floating point ``x - x*x`` is exactly 0 only for x = 0 and 1 (for every
+    other value, NaN and infinities included, it is nonzero or NaN), and a sum
+    of non-negative floats is 0 only when every term is.
+    """
+    return torch.addcmul(x, x, x, value=-1, out=out).abs_()
+
+
 def is_zero_one(x: torch.Tensor, scratch: Scratch) -> bool:
     """True when every value of floating-point ``x`` is 0 or 1 (spikes of a neuron).
 
-    In floating point ``x - x*x`` is exactly 0 only for x = 0 and 1 (for every
-    other value, NaN and infinities included, it is nonzero or NaN), so the
-    absolute values of those terms sum to 0 exactly then (a sum of
-    non-negative floats is 0 only when every term is): three passes into a
-    reused buffer, after which ``x`` itself holds the counts — fewer passes
-    than comparing ``x`` with its sign and then counting ``|sign|``.
+    Three passes into a reused buffer (:func:`_excess`), after which ``x`` itself
+    holds the counts — fewer passes than comparing ``x`` with its sign and then
+    counting ``|sign|``.
     """
     if not x.is_floating_point() or x.numel() == 0:
         return False
-    excess = torch.addcmul(x, x, x, value=-1, out=scratch.like(x, "excess"))
-    return float(excess.abs_().sum()) == 0.0
+    return float(_excess(x, scratch.like(x, "excess")).sum()) == 0.0
 
 
 def count_spikes(x: torch.Tensor, scratch: Scratch) -> int | None:
@@ -328,8 +334,7 @@ def step_activity(steps: torch.Tensor) -> StepActivity | None:
     for start in range(0, steps.shape[0], chunk):
         part = steps[start:start + chunk]
         flat = part.reshape(part.shape[0], size)
-        # is_zero_one of each step: |x - x*x| sums to 0 exactly when every value is 0 or 1
-        excess.append(torch.addcmul(flat, flat, flat, value=-1, out=work[:part.shape[0]]).abs_().sum(1))
+        excess.append(_excess(flat, work[:part.shape[0]]).sum(1))  # is_zero_one of each step
         counts.append(part.sum(1, dtype=torch.float32))  # at most B per position: exact
     excess = torch.cat(excess).tolist()
     return StepActivity(int(steps.shape[1]), tuple(value == 0.0 for value in excess),
