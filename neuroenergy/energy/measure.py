@@ -204,8 +204,7 @@ def measure(
     inputs = inputs.to(_device_of(model, inputs))
     # The per-step summary the counter uses proves, as a by-product, that every value is
     # finite; else one reduction (a finite sum proves it), and only then the full check.
-    activity = step_activity(inputs) if per_step and inputs.is_contiguous() and not inputs.is_inference() \
-        else None
+    activity = step_activity(inputs) if per_step and _ExpectedSteps.can_follow(inputs) else None
     if inputs.is_floating_point() and not (activity is not None and activity.finite) \
             and not bool(torch.isfinite(inputs.sum())) and not bool(torch.isfinite(inputs).all()):
         raise InvalidInputError("the batch contains NaN or infinite values; clean or drop those samples")
@@ -291,14 +290,12 @@ class OperationCounter:
         has it already.
         """
         self._steps = None
-        # inference tensors keep no version counter, so an in-place change would go unseen
-        if not steps.is_contiguous() or steps.is_inference():
+        if not _ExpectedSteps.can_follow(steps):
             return
         if activity is None:
             activity = step_activity(steps)
         if activity is not None and any(activity.zero_one):
-            self._steps = _ExpectedSteps(steps, steps._version, activity,
-                                         {steps[t].data_ptr(): t for t in range(steps.shape[0])})
+            self._steps = _ExpectedSteps(steps, activity)
 
     def __enter__(self) -> "OperationCounter":
         for name, module, kind in self.counted:
@@ -473,22 +470,28 @@ class _ExpectedSteps:
     """The steps announced by ``OperationCounter.expect_steps`` and each synaptic layer's
     operations on them, computed at its first call on one of them."""
 
-    def __init__(self, steps: torch.Tensor, version: int, activity: StepActivity,
-                 index: dict[int, int]) -> None:
-        self.steps, self.version, self.activity, self.index = steps, version, activity, index
+    def __init__(self, steps: torch.Tensor, activity: StepActivity) -> None:
+        self.steps, self.activity = steps, activity
+        self.version = steps._version
+        self.index = {steps[t].data_ptr(): t for t in range(steps.shape[0])}
         self.step_size = steps[0].numel()
         self._ops: dict[tuple, list[SynOps | None]] = {}
 
-    def ops(self, name: str, counter: SynapseCounter, x, conv: bool) -> SynOps | None:
+    @staticmethod
+    def can_follow(steps: torch.Tensor) -> bool:
+        """Whether a layer's input can be recognised as one of ``steps``, unchanged:
+        contiguous, and not an inference tensor (those keep no version counter, so an
+        in-place change would go unseen)."""
+        return steps.is_contiguous() and not steps.is_inference()
+
+    def ops(self, name: str, counter: SynapseCounter, x: torch.Tensor, conv: bool) -> SynOps | None:
         """The operations of layer ``name`` called on ``x`` when ``x`` is one of the steps,
         unchanged and 0/1; else None (the caller counts ``x`` itself)."""
-        if not isinstance(x, torch.Tensor):
-            return None
         t = self.index.get(x.data_ptr())
         # the same start, size and dtype and contiguous: the very memory of step t; the
         # version counter, shared by all views of ``steps``, rules out an in-place change
         if t is None or x.numel() != self.step_size or x.dtype != self.steps.dtype \
-                or not x.is_contiguous() or x.is_inference() or x._version != self.version:
+                or not self.can_follow(x) or x._version != self.version:
             return None
         inner = tuple(x.shape[-(len(counter.layer.kernel_size) + 1):]) if conv else (x.shape[-1],)
         key = (name, inner)
