@@ -377,3 +377,121 @@ def test_measure_counts_steps_summarised_up_front_as_each_call_alone(edit_in_pla
     assert used == (set() if edit_in_place else {"fc", "conv"})
     assert counter.tallies["fc"].dense_synops == 5 * 3 * 6 * 32
     assert (counter.tallies["fc"].effective_acs == 0) == edit_in_place
+
+
+def _zero_one_neurons():
+    """Neurons whose spikes are 0/1 by construction (modules.emits_zero_one), one per class
+    and spike function: snnTorch's firing classes and surrogates, its surrogate bypass, and
+    neuroenergy's SequenceLeaky with its Surrogate."""
+    from snntorch import surrogate as sg
+
+    from neuroenergy.models.neurons import SequenceLeaky, Surrogate
+
+    functions = [sg.atan(), sg.fast_sigmoid(), sg.sigmoid(), sg.heaviside(), sg.straight_through_estimator(),
+                 sg.triangular(), sg.spike_rate_escape(), sg.SSO(), sg.SFS(), sg.custom_surrogate(lambda *a: a[-1])]
+    neurons = [snn.Leaky(beta=0.5, spike_grad=fn) for fn in functions]
+    neurons += [snn.Leaky(beta=0.5, surrogate_disable=True), snn.Leaky(beta=0.5, inhibition=True),
+                snn.Synaptic(alpha=0.5, beta=0.5), snn.Lapicque(beta=0.5), snn.Alpha(alpha=0.6, beta=0.5),
+                snn.RLeaky(beta=0.5, linear_features=5), snn.RSynaptic(alpha=0.5, beta=0.5, linear_features=5),
+                SequenceLeaky(beta=0.5, spike_grad=Surrogate("atan", 2.0))]
+    return neurons
+
+
+@pytest.mark.filterwarnings("ignore:Inhibition is an unstable feature")
+def test_neurons_known_to_emit_zero_one_do_so_and_others_are_not_trusted(monkeypatch):
+    """emits_zero_one holds for snnTorch's firing neurons with its own spike functions (and
+    neuroenergy's SequenceLeaky): run on wild input (large, tiny, infinite, NaN) they emit
+    only 0 and 1 on the installed snnTorch. A subclass, another spike function, a graded
+    factor, an earlier forward hook or another snnTorch release are not trusted."""
+    from neuroenergy.energy.modules import emits_zero_one
+
+    g = torch.Generator().manual_seed(0)
+    cur = torch.randn(4, 3, 5, generator=g) * 3  # [T, B, 5]
+    cur[0, 0, :3] = torch.tensor([math.inf, math.nan, 1e30])
+    cur[1, 1, :2] = torch.tensor([1e-30, -math.inf])
+    with torch.no_grad():
+        for neuron in _zero_one_neurons():
+            assert emits_zero_one(neuron), neuron
+            if getattr(neuron, "consumes_sequence", False):
+                outputs = [neuron(cur)[0]]
+            else:
+                state = [None] * {snn.Synaptic: 2, snn.RSynaptic: 3, snn.Alpha: 3, snn.RLeaky: 2}.get(type(neuron), 1)
+                outputs = []
+                for step in cur:
+                    result = neuron(step, *state) if state[0] is not None else neuron(step)
+                    outputs.append(result[0])
+                    state = list(result[-len(state):]) if type(neuron) in (snn.RLeaky, snn.RSynaptic) \
+                        else list(result[1:])
+            for spikes in outputs:
+                assert bool(((spikes == 0) | (spikes == 1)).all()), type(neuron).__name__
+
+    class MyLeaky(snn.Leaky):
+        pass
+
+    hooked = snn.Leaky(beta=0.5)
+    hooked.register_forward_hook(lambda mod, args, out: out)
+    for neuron in (MyLeaky(beta=0.5), snn.Leaky(beta=0.5, spike_grad=torch.sigmoid),
+                   snn.Leaky(beta=0.5, graded_spikes_factor=0.5), hooked, nn.ReLU()):
+        assert not emits_zero_one(neuron), neuron
+    assert emits_zero_one(snn.Leaky(beta=0.5))
+    monkeypatch.setattr(snn, "__version__", "1.1.0")
+    assert not emits_zero_one(snn.Leaky(beta=0.5))
+
+
+class _Neurons(nn.Module):
+    """Per-step layers of several trusted neuron kinds, and one graded neuron whose spikes
+    (0.5) must be counted as analog input to the layer after it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1, self.lif1 = nn.Linear(6, 8), snn.Leaky(beta=0.9, init_hidden=True)
+        self.fc2, self.syn = nn.Linear(8, 8), snn.Synaptic(alpha=0.8, beta=0.9, init_hidden=True)
+        self.fc3, self.graded = nn.Linear(8, 5), snn.Leaky(beta=0.9, init_hidden=True, graded_spikes_factor=0.5)
+        self.fc4, self.rec = nn.Linear(5, 4), snn.RLeaky(beta=0.9, linear_features=4, init_hidden=True)
+        with torch.no_grad():
+            for fc in (self.fc1, self.fc2, self.fc3, self.fc4):
+                fc.weight.mul_(3.0)
+
+    def forward(self, x):
+        return self.rec(self.fc4(self.graded(self.fc3(self.syn(self.fc2(self.lif1(self.fc1(x))))))))
+
+
+def test_counts_of_trusted_neurons_equal_those_of_tested_ones(monkeypatch):
+    """A neuron known to emit 0/1 skips the 0/1 test of its spikes; every count is the
+    same as when each output is tested (emits_zero_one forced False)."""
+    import importlib
+
+    measure_module = importlib.import_module("neuroenergy.energy.measure")  # the module, not the function
+    torch.manual_seed(0)
+    net = _Neurons().eval()
+    x = torch.rand(6, 4, 6, generator=torch.Generator().manual_seed(2)) * 2
+    trusted = measure(net, x, costs="lemaire-2022", compare_ann=True)
+    monkeypatch.setattr(measure_module, "emits_zero_one", lambda module: False)
+    tested = measure(net, x, costs="lemaire-2022", compare_ann=True)
+    assert trusted.total.spikes > 0 and trusted["fc4"].effective_macs > 0  # graded 0.5 spikes: MACs
+    assert trusted["fc4"].effective_acs == 0 and trusted["fc2"].effective_acs > 0
+    for mine, theirs in zip(trusted.layers, tested.layers):
+        assert mine == theirs, mine.name
+
+
+def test_counts_of_announced_steps_reach_the_tallies_whenever_they_are_read():
+    """Calls on announced steps are noted by the hook and added on reading: synops_total
+    inside the counter equals the report after it, and equals counting without announcing."""
+    from neuroenergy.energy.measure import OperationCounter
+    from neuroenergy.energy.modules import reset_neuron_state
+
+    torch.manual_seed(0)
+    net = _Readers().eval()
+    x = (torch.rand(5, 3, 2, 4, 4, generator=torch.Generator().manual_seed(1)) < 0.3).float()
+    totals = []
+    for announce in (True, False):
+        reset_neuron_state(net)
+        with OperationCounter(net) as counter, torch.no_grad():
+            if announce:
+                counter.expect_steps(x)
+            for step in x:
+                net(step)
+            inside = counter.synops_total
+        totals.append(inside)
+        assert inside == counter.synops_total and inside[1] == counter.report(3, 5).total.effective_acs * 3
+    assert totals[0] == totals[1] and totals[0][1] > 0

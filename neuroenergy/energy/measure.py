@@ -29,6 +29,7 @@ from neuroenergy.energy.counting import (
 )
 from neuroenergy.energy.modules import (
     countable_modules,
+    emits_zero_one,
     module_kind,
     neuron_output,
     neuron_state,
@@ -71,6 +72,35 @@ class _Tally:
     calls: int = 0
     sample_in: int = 0
     sample_out: int = 0
+
+
+    def add_synops(self, ops: SynOps, sizes: tuple[int, int, int, int] | None) -> None:
+        """Add one synaptic layer call: its operations and, when its input and output are
+        tensors, ``sizes`` = (input values, output values, per-sample input, per-sample output)."""
+        self.calls += 1
+        self.dense_synops += ops.dense
+        if ops.binary:
+            self.effective_acs += ops.effective
+            self.spike_inputs += ops.active_inputs
+        else:
+            self.effective_macs += ops.effective
+        if sizes is not None:
+            inputs, outputs, self.sample_in, self.sample_out = sizes
+            self.synapse_outputs += outputs
+            if not ops.binary:
+                self.analog_inputs += inputs
+                self.analog_outputs += outputs
+                self.analog_rows += inputs // max(1, self.sample_in)
+
+
+def _call_sizes(x: torch.Tensor | None, out: torch.Tensor | None, inner: int) -> tuple[int, int, int, int] | None:
+    """``Tally.add_synops``'s sizes of a call on ``x`` giving ``out``, each seen as rows of
+    their last ``inner`` dimensions; None unless both are tensors."""
+    if not isinstance(out, torch.Tensor) or x is None:
+        return None
+    sample_in = math.prod(x.shape[-inner:]) if x.dim() >= inner else x.numel()
+    sample_out = math.prod(out.shape[-inner:]) if out.dim() >= inner else out.numel()
+    return x.numel(), out.numel(), sample_in, sample_out
 
 
 #: The tally fields that are per-layer counts, divided by the number of samples in a report.
@@ -284,11 +314,14 @@ class OperationCounter:
         (:func:`~neuroenergy.energy.counting.step_activity`), and a synaptic layer that
         reads one of them unchanged (its very memory, reshaped at most, with no
         in-place change since) takes its operations from one product over all steps
-        instead of testing and summing its input at every call. Any other input is
-        counted as usual; the counts are the same either way. ``steps`` is held until
-        the counter is exited. ``activity``: ``step_activity(steps)`` when the caller
+        instead of testing and summing its input at every call: its hook only notes the
+        step, and those calls reach the layer's tally when the counter is read
+        (``report``, the ``*_total`` properties) or exited. Any other input is counted
+        as usual; the counts are the same either way. ``steps`` is held until the
+        counter is exited. ``activity``: ``step_activity(steps)`` when the caller
         has it already.
         """
+        self._settle()
         self._steps = None
         if not _ExpectedSteps.can_follow(steps):
             return
@@ -310,7 +343,13 @@ class OperationCounter:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
+        self._settle()
         self._steps = None
+
+    def _settle(self) -> None:
+        # calls on announced steps reach the tallies here, not in their hooks (see expect_steps)
+        if self._steps is not None:
+            self._steps.settle(self.tallies)
 
     def new_sequence(self) -> None:
         """The next neuron call of each layer is the first step of a sequence."""
@@ -319,12 +358,14 @@ class OperationCounter:
     @property
     def synops_total(self) -> tuple[int, int]:
         """(effective MACs, effective ACs) summed over everything counted so far."""
+        self._settle()
         return (sum(t.effective_macs for t in self.tallies.values()),
                 sum(t.effective_acs for t in self.tallies.values()))
 
     @property
     def energy_pj_total(self) -> float:
         """Energy in pJ of everything counted so far (all samples, not per sample)."""
+        self._settle()
         if isinstance(self.costs, CostTable):
             updates = sum(t.membrane_updates for t in self.tallies.values())
             return self.costs.energy_pj(*self.synops_total, updates)
@@ -345,6 +386,7 @@ class OperationCounter:
         updates and surrogate-gradient element-wise products are not included.
         All samples, not per sample.
         """
+        self._settle()
         operations = sum(tally.effective_macs + tally.effective_acs for name, module, kind in self.counted
                          if kind == "synapse" and any(p.requires_grad for p in module.parameters())
                          for tally in (self.tallies[name],))
@@ -355,6 +397,7 @@ class OperationCounter:
         """Per-sample report of everything counted: sums divided by ``num_samples``."""
         if num_samples <= 0:
             raise InvalidInputError("report() needs the number of samples counted (> 0)")
+        self._settle()
         rows = []
         for name, module, kind in self.counted:
             tally = self.tallies[name]
@@ -386,32 +429,20 @@ class OperationCounter:
             counter.weights_changed()  # an optimiser step may have changed them since the last entry
             conv = isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d))
 
+            inner = len(module.kernel_size) + 1 if conv else 1  # a conv call is [N, C, *spatial], a linear one [..., F]
+
             def count_synops(mod, args, output):
                 x = args[0] if args and isinstance(args[0], torch.Tensor) else None
-                ops = self._steps.ops(name, counter, x, conv) if self._steps is not None and x is not None else None
-                if ops is None:
-                    memo = self._zero_one
-                    spikes = (memo[2] if memo is not None and x is not None and x is memo[0]()
-                              and x._version == memo[1] else None)
-                    ops = counter(tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args), spikes)
-                tally.calls += 1
-                tally.dense_synops += ops.dense
-                if ops.binary:
-                    tally.effective_acs += ops.effective
-                    tally.spike_inputs += ops.active_inputs
+                memo = self._zero_one
+                if memo is not None and x is not None and x is memo[0]() and x._version == memo[1]:
+                    # a neuron's 0/1 output, its count known
+                    ops = counter.of_zero_one(x.detach() if x.requires_grad else x, memo[2])
+                elif self._steps is not None and x is not None and self._steps.take(name, counter, x, conv, output):
+                    return  # one of the announced steps: added to the tally when the counter settles
                 else:
-                    tally.effective_macs += ops.effective
+                    ops = counter(tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args))
                 out = neuron_output(output) if isinstance(output, (torch.Tensor, tuple)) else None
-                if isinstance(out, torch.Tensor) and x is not None:
-                    tally.synapse_outputs += out.numel()
-                    # Per-sample sizes: a conv call is [N, C, *spatial], a linear one [..., F].
-                    inner = len(module.kernel_size) + 1 if conv else 1
-                    tally.sample_in = math.prod(x.shape[-inner:]) if x.dim() >= inner else x.numel()
-                    tally.sample_out = math.prod(out.shape[-inner:]) if out.dim() >= inner else out.numel()
-                    if not ops.binary:
-                        tally.analog_inputs += x.numel()
-                        tally.analog_outputs += out.numel()
-                        tally.analog_rows += x.numel() // max(1, tally.sample_in)
+                tally.add_synops(ops, _call_sizes(x, out, inner))
 
             return [module.register_forward_hook(count_synops)]
 
@@ -419,56 +450,69 @@ class OperationCounter:
         scratch = self._scratches[name]
         # looked up once: a missing attribute costs an exception inside nn.Module.__getattr__
         sequence = getattr(module, "consumes_sequence", False)
+        # decided before this counter's own hooks are on the module (emits_zero_one checks hooks)
+        zero_one = kind == "neuron" and emits_zero_one(module)
 
         def remember_membrane(mod, args):
-            previous[0] = getattr(mod, "mem", None)
+            previous[0] = _membrane(mod)
 
-        def count_outputs(mod, args, output):
-            raw = neuron_output(output)
-            out = raw.detach()
-            tally.calls += 1
-            spikes = count_spikes(out, scratch) if kind == "neuron" else None
+        def add_outputs(raw: torch.Tensor) -> int:
+            # one output's statistics; returns its nonzero values (its spikes, for a neuron).
+            # Detached only when needed (the tests write into buffers): a detach costs a
+            # tensor object at every call, and the comparisons and sums record no graph.
+            out = raw.detach() if raw.requires_grad else raw
+            spikes = count_spikes(out, scratch, zero_one) if kind == "neuron" else None
             if spikes is not None:  # 0/1 spikes: their count is their sum and their sum of squares
                 nonzero = spikes
-                tally.squared += nonzero
+                tally.squared += spikes
                 # inference-mode tensors keep no version counter: no memo, the next layer tests
                 self._zero_one = None if raw.is_inference() else (weakref.ref(raw), raw._version, spikes)
             else:
                 flat = out.reshape(-1)
                 tally.squared += float(torch.dot(flat, flat).item())
                 nonzero = count_nonzero(out, scratch)
+            tally.calls += 1
             tally.outputs += out.numel()
             tally.nonzero_outputs += nonzero
-            if out.dim() > 1:
-                # neurons are called per step on [B, ...] or, consuming the sequence, on [T, B, ...]
-                lead = 2 if sequence and out.dim() > 2 else 1
-                tally.sample_out = math.prod(out.shape[lead:])
+            return nonzero
+
+        def count_outputs(mod, args, output):
+            # an activation, or a neuron consuming the sequence: called on [T, B, ...]
+            raw = neuron_output(output)
+            nonzero = add_outputs(raw)
+            if raw.dim() > 1:
+                lead = 2 if sequence and raw.dim() > 2 else 1
+                tally.sample_out = math.prod(raw.shape[lead:])
             if kind == "neuron":
                 tally.spikes += nonzero
-                if sequence:
-                    tally.membrane_updates += _sequence_membrane_updates(output, scratch)
-                    return
-                mem = getattr(mod, "mem", None)
-                if isinstance(mem, torch.Tensor):
-                    mem = mem.detach()
-                    before = previous[0]
-                    first = self._first_step.get(name, True)
-                    self._first_step[name] = False
-                    # NeuroBench: every neuron updates on a sequence's first step; later, those whose potential changed.
-                    if first or not isinstance(before, torch.Tensor) or before.shape != mem.shape:
-                        tally.membrane_updates += mem.numel()
-                    else:
-                        tally.membrane_updates += count_changed(before.detach(), mem, scratch)
+                tally.membrane_updates += _sequence_membrane_updates(output, scratch)
 
-        hooks = [module.register_forward_hook(count_outputs)]
+        def count_step(mod, args, output):
+            # a neuron called per step on [B, ...]: twice a step with its pre-hook, so kept short
+            raw = output[0] if type(output) is tuple else output  # neuron_output
+            tally.spikes += add_outputs(raw)
+            if raw.dim() > 1:
+                tally.sample_out = math.prod(raw.shape[1:])
+            mem = _membrane(mod)
+            if isinstance(mem, torch.Tensor):
+                before = previous[0]
+                first = self._first_step.get(name, True)
+                self._first_step[name] = False
+                # NeuroBench: every neuron updates on a sequence's first step; later, those whose potential changed.
+                if first or not isinstance(before, torch.Tensor) or before.shape != mem.shape:
+                    tally.membrane_updates += mem.numel()
+                else:
+                    tally.membrane_updates += count_changed(before, mem, scratch)  # a comparison: no graph
+
         if kind == "neuron" and not sequence:
-            hooks.append(module.register_forward_pre_hook(remember_membrane))
-        return hooks
+            return [module.register_forward_hook(count_step), module.register_forward_pre_hook(remember_membrane)]
+        return [module.register_forward_hook(count_outputs)]
 
 
 class _ExpectedSteps:
-    """The steps announced by ``OperationCounter.expect_steps`` and each synaptic layer's
-    operations on them, computed at its first call on one of them."""
+    """The steps announced by ``OperationCounter.expect_steps``, each synaptic layer's
+    operations on them (computed at its first call on one of them), and the calls taken
+    from them, which :meth:`settle` adds to the layers' tallies."""
 
     def __init__(self, steps: torch.Tensor, activity: StepActivity) -> None:
         self.steps, self.activity = steps, activity
@@ -476,6 +520,9 @@ class _ExpectedSteps:
         self.index = {steps[t].data_ptr(): t for t in range(steps.shape[0])}
         self.step_size = steps[0].numel()
         self._ops: dict[tuple, list[SynOps | None]] = {}
+        # per (layer, input shape): its operations per step, the sizes of one call, and the
+        # steps it was called on since the last settle (the hook only appends to that list)
+        self._taken: dict[tuple, tuple[list[SynOps | None], tuple | None, list[int]]] = {}
 
     @staticmethod
     def can_follow(steps: torch.Tensor) -> bool:
@@ -484,20 +531,38 @@ class _ExpectedSteps:
         in-place change would go unseen)."""
         return steps.is_contiguous() and not steps.is_inference()
 
-    def ops(self, name: str, counter: SynapseCounter, x: torch.Tensor, conv: bool) -> SynOps | None:
-        """The operations of layer ``name`` called on ``x`` when ``x`` is one of the steps,
-        unchanged and 0/1; else None (the caller counts ``x`` itself)."""
+    def take(self, name: str, counter: SynapseCounter, x: torch.Tensor, conv: bool, output) -> bool:
+        """Whether layer ``name``'s call on ``x`` (which gave ``output``) is on one of the
+        steps, unchanged and 0/1; if so it is recorded for :meth:`settle`, else the caller
+        counts ``x`` itself."""
         t = self.index.get(x.data_ptr())
         # the same start, size and dtype and contiguous: the very memory of step t; the
         # version counter, shared by all views of ``steps``, rules out an in-place change
         if t is None or x.numel() != self.step_size or x.dtype != self.steps.dtype \
                 or not self.can_follow(x) or x._version != self.version:
-            return None
-        inner = tuple(x.shape[-(len(counter.layer.kernel_size) + 1):]) if conv else (x.shape[-1],)
-        key = (name, inner)
-        if key not in self._ops:
-            self._ops[key] = counter.ops_per_step(self.activity, inner)
-        return self._ops[key][t]
+            return False
+        key = (name, x.shape)
+        taken = self._taken.get(key)
+        if taken is None:
+            inner = len(counter.layer.kernel_size) + 1 if conv else 1
+            row = tuple(x.shape[-inner:])
+            if (name, row) not in self._ops:
+                self._ops[(name, row)] = counter.ops_per_step(self.activity, row)
+            # a Linear's or convolution's output shape follows from its input's
+            out = neuron_output(output) if isinstance(output, (torch.Tensor, tuple)) else None
+            taken = self._taken[key] = (self._ops[(name, row)], _call_sizes(x, out, inner), [])
+        if taken[0][t] is None:
+            return False
+        taken[2].append(t)
+        return True
+
+    def settle(self, tallies: dict[str, _Tally]) -> None:
+        """Add the calls taken so far to the layers' tallies."""
+        for (name, _), (ops, sizes, steps) in self._taken.items():
+            tally = tallies[name]
+            for t in steps:
+                tally.add_synops(ops[t], sizes)
+            steps.clear()
 
 
 #: Backward-pass operations per forward synaptic operation of a trained layer (see
@@ -596,6 +661,13 @@ class UnusedParameterWarning(UserWarning):
     """A model holds parameters whose operations ``measure`` could not count."""
 
 
+def _membrane(neuron: nn.Module):
+    """The neuron's membrane potential ``mem`` (None if it has none). snnTorch keeps it as a
+    buffer, read here without ``nn.Module.__getattr__``: a hook reads it twice a step."""
+    buffers = neuron._buffers
+    return buffers["mem"] if "mem" in buffers else getattr(neuron, "mem", None)
+
+
 def _sequence_membrane_updates(output, scratch: Scratch | None = None) -> int:
     """NeuroBench's membrane updates of one whole-sequence neuron call
     returning ``(spk, mem)`` with ``mem [T, ...]`` from zero state: every
@@ -605,9 +677,10 @@ def _sequence_membrane_updates(output, scratch: Scratch | None = None) -> int:
 
 
 def _device_of(model: nn.Module, inputs: torch.Tensor) -> torch.device:
-    for tensor in list(model.parameters()) + list(model.buffers()):
-        return tensor.device
-    return inputs.device
+    tensor = next(model.parameters(), None)
+    if tensor is None:
+        tensor = next(model.buffers(), None)
+    return inputs.device if tensor is None else tensor.device
 
 
 def _run(model: nn.Module, inputs: torch.Tensor, per_step: bool, counter: "OperationCounter",

@@ -87,6 +87,9 @@ class Surrogate:
     """
 
     NAMES = ("fast_sigmoid", "atan", "sigmoid")
+    #: its forward is snnTorch's, a Heaviside step: it returns only 0 and 1
+    #: (``neuroenergy.energy.modules.emits_zero_one``)
+    zero_one_spikes: ClassVar[bool] = True
 
     def __init__(self, name: str, slope: float) -> None:
         if name not in self.NAMES:
@@ -297,6 +300,9 @@ class SequenceLeaky(snn.Leaky):
     """
 
     consumes_sequence: ClassVar[bool] = True
+    #: its spikes are its spike function's output times ``graded_spikes_factor``, as
+    #: snnTorch's (``neuroenergy.energy.modules.emits_zero_one``)
+    zero_one_spikes: ClassVar[bool] = True
 
     def __init__(self, *args, init_hidden: bool = False, **kwargs) -> None:
         if init_hidden:  # checked first: snnTorch would already have listed the neuron globally
