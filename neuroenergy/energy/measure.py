@@ -11,7 +11,7 @@ import math
 import warnings
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 import torch
 from torch import nn
@@ -407,20 +407,19 @@ class OperationCounter:
             if kind not in ("neuron", "activation"):
                 # outputs of their own are a neuron's or an activation's; a tap passes its input on
                 counts.update(outputs=0.0, nonzero_outputs=0.0)
+            if kind == "neuron":
+                per_update = neuron_ops_per_update(module)
+                counts.update(neuron_ops_dense=per_update * counts["outputs"],
+                              neuron_ops_effective=per_update * counts["membrane_updates"])
             weight = module.weight if kind == "tap" else 1.0
-            row = LayerEnergy(
+            rows.append(LayerEnergy(
                 name=name, kind=kind, module_type=type(module).__name__, **counts,
                 activation_energy=weight * tally.squared / num_samples,
                 shape=layer_shape(module, kind, tally.sample_in, tally.sample_out),
-            )
-            if kind == "neuron":
-                per_update = neuron_ops_per_update(module)
-                row = replace(row, neuron_ops_dense=per_update * row.outputs,
-                              neuron_ops_effective=per_update * row.membrane_updates)
-            rows.append(row)
-        return EnergyReport.from_layers(rows, self.costs, int(num_samples), time_steps,
-                                        uncounted_modules(self.model), compare_ann,
-                                        unused_parameters(self.model, self.counted, self.tallies))
+            ))
+        uncounted = uncounted_modules(self.model)
+        return EnergyReport.from_layers(rows, self.costs, int(num_samples), time_steps, uncounted, compare_ann,
+                                        unused_parameters(self.model, self.counted, self.tallies, uncounted))
 
     def _attach(self, name: str, module: nn.Module, kind: str) -> list:
         tally = self.tallies[name]
@@ -589,7 +588,8 @@ def _is_leaky(module: nn.Module) -> bool:
     beta = getattr(module, "beta", None)
     if beta is None:
         return False
-    return not bool(torch.all(torch.as_tensor(beta) == 1))
+    beta = torch.as_tensor(beta)
+    return float(beta) != 1.0 if beta.numel() == 1 else not bool(torch.all(beta == 1))
 
 
 def layer_shape(module: nn.Module, kind: str, sample_in: int, sample_out: int) -> LayerShape:
@@ -616,14 +616,17 @@ def layer_shape(module: nn.Module, kind: str, sample_in: int, sample_out: int) -
     return LayerShape(sample_in=sample_in, sample_out=sample_out, params=params)
 
 
-def unused_parameters(model: nn.Module, counted, tallies) -> tuple[str, ...]:
-    """Modules holding parameters that no counted layer call used (their operations are missing)."""
+def unused_parameters(model: nn.Module, counted, tallies, uncounted: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """Modules holding parameters that no counted layer call used (their operations are missing).
+    ``uncounted``: ``uncounted_modules(model)``, when the caller has it."""
+    if uncounted is None:
+        uncounted = uncounted_modules(model)
     used = set()
     for name, module, kind in counted:
         if tallies[name].calls:
             used.update(id(p) for p in module.parameters())
     missing = []
-    inside = tuple(f"{name}." for name in uncounted_modules(model) if name)
+    inside = tuple(f"{name}." for name in uncounted if name)
     for name, module in model.named_modules():
         if name.startswith(inside) if inside else False:
             continue  # weights of an uncounted layer, already listed in report.uncounted
