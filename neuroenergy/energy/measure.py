@@ -151,7 +151,10 @@ def measure(
       counting biases; decided per layer call;
     * spikes (nonzero outputs of snnTorch neurons) and firing rate (spikes per
       neuron per step); activation sparsity over neuron and ReLU/Sigmoid
-      outputs (NeuroBench ``ActivationSparsity``);
+      outputs (NeuroBench ``ActivationSparsity``). A neuron's output is
+      tested for 0/1 values at every call, unless the neuron emits only 0 and
+      1 by construction (snnTorch's firing neurons with its own surrogates and
+      a graded factor of 1: ``neuroenergy.energy.modules.emits_zero_one``);
     * membrane updates (NeuroBench ``MembraneUpdates``: all neurons on the
       first step, then those whose potential changed);
     * activation energy: sum of squared outputs of neurons, ReLU/Sigmoid and

@@ -108,7 +108,7 @@ def emits_zero_one(module: nn.Module) -> bool:
         return False
     if not snn.__version__.startswith(_ZERO_ONE_SNNTORCH_RELEASES):
         return False
-    if module._forward_hooks or nn.modules.module._global_forward_hooks:
+    if module._forward_hooks or getattr(nn.modules.module, "_global_forward_hooks", None):
         return False
     factor = getattr(module, "graded_spikes_factor", None)
     if not isinstance(factor, torch.Tensor):
