@@ -519,7 +519,9 @@ class _ExpectedSteps:
     def __init__(self, steps: torch.Tensor, activity: StepActivity) -> None:
         self.steps, self.activity = steps, activity
         self.version = steps._version
-        self.index = {steps[t].data_ptr(): t for t in range(steps.shape[0])}
+        # where each step starts (steps are contiguous: can_follow), without a view per step
+        start, stride = steps.data_ptr(), steps.stride(0) * steps.element_size()
+        self.index = {start + t * stride: t for t in range(steps.shape[0])}
         self.step_size = steps[0].numel()
         self._ops: dict[tuple, list[SynOps | None]] = {}
         # per (layer, input shape): its operations per step, the sizes of one call, and the
