@@ -495,3 +495,32 @@ def test_counts_of_announced_steps_reach_the_tallies_whenever_they_are_read():
         totals.append(inside)
         assert inside == counter.synops_total and inside[1] == counter.report(3, 5).total.effective_acs * 3
     assert totals[0] == totals[1] and totals[0][1] > 0
+
+
+def test_a_cell_after_a_neuron_counts_its_state_too():
+    """A recurrent cell reading a neuron's 0/1 spikes takes the known count of its input,
+    and still meets its hidden state: its operations equal rnn_cell_synops on the same call."""
+    from neuroenergy.energy.counting import rnn_cell_synops
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc, self.lif = nn.Linear(4, 6), snn.Leaky(beta=0.5, init_hidden=True)
+            self.cell = nn.GRUCell(6, 3)
+            self.register_buffer("h", torch.tensor([[1.0, 0.0, -2.0]] * 2))  # a state with a zero
+
+        def forward(self, x):
+            return self.cell(self.lif(self.fc(x)), self.h)
+
+    torch.manual_seed(0)
+    net = Net().eval()
+    with torch.no_grad():
+        net.fc.weight.mul_(4.0)
+    x = torch.rand(1, 2, 4, generator=torch.Generator().manual_seed(3))  # [T=1, B=2, 4]
+    report = measure(net, x)
+    with torch.no_grad():
+        spikes = snn.Leaky(beta=0.5)(net.fc(x[0]), torch.zeros(2, 6))[0]
+    assert 0 < spikes.sum() < spikes.numel()
+    expected = rnn_cell_synops((spikes, net.h), net.cell)
+    assert expected.binary and report["cell"].effective_acs * 2 == expected.effective
+    assert expected.effective != rnn_cell_synops((spikes,), net.cell).effective  # the state counts

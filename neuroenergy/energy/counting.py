@@ -412,12 +412,17 @@ class SynapseCounter:
                                                    ops.active_inputs * repeats)
         return layer_synops(layer, args)
 
-    def of_zero_one(self, x: torch.Tensor, spikes: int) -> SynOps:
-        """Operations of ``layer(x)`` for an ``x`` known to hold only 0 and 1, ``spikes`` ones
-        (the output of the neuron before it). A Linear on float32 multiplies the 0/1 rows by
-        its fan-out; any other layer is counted as ``self((x,), spikes)``."""
-        ops = self._linear_of_zero_one(x, spikes) if isinstance(self.layer, nn.Linear) else None
-        return self((x,), spikes) if ops is None else ops
+    def of_zero_one(self, args: tuple, spikes: int) -> SynOps:
+        """Operations of ``layer(*args)`` for an input ``args[0]`` known to hold only 0 and 1,
+        ``spikes`` ones (the output of the neuron before it). A Linear on float32 multiplies
+        the 0/1 rows by its fan-out; any other call is counted as ``self(args, spikes)``
+        (a recurrent cell also reads its state, ``args[1]``)."""
+        if isinstance(self.layer, nn.Linear):
+            x = args[0].detach() if args[0].requires_grad else args[0]
+            ops = self._linear_of_zero_one(x, spikes)
+            if ops is not None:
+                return ops
+        return self(tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args), spikes)
 
     def _linear_of_zero_one(self, x: torch.Tensor, spikes: int) -> SynOps | None:
         """A Linear on 0/1 float32 ``x``: its rows times the fan-out (None if not float32, or

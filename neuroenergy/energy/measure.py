@@ -73,7 +73,6 @@ class _Tally:
     sample_in: int = 0
     sample_out: int = 0
 
-
     def add_synops(self, ops: SynOps, sizes: tuple[int, int, int, int] | None) -> None:
         """Add one synaptic layer call: its operations and, when its input and output are
         tensors, ``sizes`` = (input values, output values, per-sample input, per-sample output)."""
@@ -94,7 +93,7 @@ class _Tally:
 
 
 def _call_sizes(x: torch.Tensor | None, out: torch.Tensor | None, inner: int) -> tuple[int, int, int, int] | None:
-    """``Tally.add_synops``'s sizes of a call on ``x`` giving ``out``, each seen as rows of
+    """``_Tally.add_synops``'s sizes of a call on ``x`` giving ``out``, each seen as rows of
     their last ``inner`` dimensions; None unless both are tensors."""
     if not isinstance(out, torch.Tensor) or x is None:
         return None
@@ -430,15 +429,14 @@ class OperationCounter:
             counter = self._synapse_counters[name]
             counter.weights_changed()  # an optimiser step may have changed them since the last entry
             conv = isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d))
-
-            inner = len(module.kernel_size) + 1 if conv else 1  # a conv call is [N, C, *spatial], a linear one [..., F]
+            # per-sample sizes: a conv call is [N, C, *spatial], a linear one [..., F]
+            inner = len(module.kernel_size) + 1 if conv else 1
 
             def count_synops(mod, args, output):
                 x = args[0] if args and isinstance(args[0], torch.Tensor) else None
                 memo = self._zero_one
                 if memo is not None and x is not None and x is memo[0]() and x._version == memo[1]:
-                    # a neuron's 0/1 output, its count known
-                    ops = counter.of_zero_one(x.detach() if x.requires_grad else x, memo[2])
+                    ops = counter.of_zero_one(args, memo[2])  # a neuron's 0/1 output, its count known
                 elif self._steps is not None and x is not None and self._steps.take(name, counter, x, conv, output):
                     return  # one of the announced steps: added to the tally when the counter settles
                 else:
@@ -479,7 +477,7 @@ class OperationCounter:
             return nonzero
 
         def count_outputs(mod, args, output):
-            # an activation, or a neuron consuming the sequence: called on [T, B, ...]
+            # an activation (called per step or on a sequence), or a neuron consuming the sequence
             raw = neuron_output(output)
             nonzero = add_outputs(raw)
             if raw.dim() > 1:
