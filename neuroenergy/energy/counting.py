@@ -405,6 +405,10 @@ class SynapseCounter:
         """Operations of ``layer(*args)``. ``spikes``: the caller knows that the input
         holds only 0 and 1, this many ones (the output of the neuron before it)."""
         layer = self.layer
+        if spikes is not None and isinstance(layer, nn.Linear):
+            ops = self._linear_of_zero_one(args[0], spikes)  # first: the common Linear after a neuron
+            if ops is not None:
+                return ops
         if isinstance(layer, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
             x, repeats = _distinct_part(args[0], 1 if isinstance(layer, nn.Linear) else len(layer.kernel_size) + 1)
             ops = self._count(x, spikes if repeats == 1 else None)
@@ -412,21 +416,10 @@ class SynapseCounter:
                                                    ops.active_inputs * repeats)
         return layer_synops(layer, args)
 
-    def of_zero_one(self, args: tuple, spikes: int) -> SynOps:
-        """Operations of ``layer(*args)`` for an input ``args[0]`` known to hold only 0 and 1,
-        ``spikes`` ones (the output of the neuron before it). A Linear on float32 multiplies
-        the 0/1 rows by its fan-out; any other call is counted as ``self(args, spikes)``
-        (a recurrent cell also reads its state, ``args[1]``)."""
-        if isinstance(self.layer, nn.Linear):
-            x = args[0].detach() if args[0].requires_grad else args[0]
-            ops = self._linear_of_zero_one(x, spikes)
-            if ops is not None:
-                return ops
-        return self(tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args), spikes)
-
     def _linear_of_zero_one(self, x: torch.Tensor, spikes: int) -> SynOps | None:
         """A Linear on 0/1 float32 ``x``: its rows times the fan-out (None if not float32, or
-        if a row's count could reach 2**24)."""
+        if a row's count could reach 2**24). Rows repeated by a stride-0 expansion are
+        counted as rows, as the layer computes them."""
         layer = self.layer
         if x.dtype != torch.float32 or layer.in_features * layer.out_features >= _EXACT_FLOAT32_COUNT:
             return None
@@ -483,9 +476,6 @@ class SynapseCounter:
     def _count(self, x: torch.Tensor, spikes: int | None = None) -> SynOps:
         layer = self.layer
         if isinstance(layer, nn.Linear):
-            ops = self._linear_of_zero_one(x, spikes) if spikes is not None else None
-            if ops is not None:
-                return ops
             fanout = self._weights()
             rows = x.numel() // layer.in_features
             dense = rows * layer.in_features * layer.out_features

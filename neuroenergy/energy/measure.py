@@ -428,19 +428,20 @@ class OperationCounter:
         if kind == "synapse":
             counter = self._synapse_counters[name]
             counter.weights_changed()  # an optimiser step may have changed them since the last entry
-            conv = isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d))
             # per-sample sizes: a conv call is [N, C, *spatial], a linear one [..., F]
-            inner = len(module.kernel_size) + 1 if conv else 1
+            inner = len(module.kernel_size) + 1 if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)) else 1
 
             def count_synops(mod, args, output):
                 x = args[0] if args and isinstance(args[0], torch.Tensor) else None
-                memo = self._zero_one
-                if memo is not None and x is not None and x is memo[0]() and x._version == memo[1]:
-                    ops = counter.of_zero_one(args, memo[2])  # a neuron's 0/1 output, its count known
-                elif self._steps is not None and x is not None and self._steps.take(name, counter, x, conv, output):
+                memo = self._zero_one  # a neuron's 0/1 output, its count known
+                spikes = (memo[2] if memo is not None and x is not None and x is memo[0]()
+                          and x._version == memo[1] else None)
+                if spikes is None and self._steps is not None and x is not None \
+                        and self._steps.take(name, counter, x, inner, output):
                     return  # one of the announced steps: added to the tally when the counter settles
-                else:
-                    ops = counter(tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args))
+                # detached only when needed (the counts write into buffers), as in add_outputs
+                ops = counter(tuple(a.detach() if isinstance(a, torch.Tensor) and a.requires_grad else a
+                                    for a in args), spikes)
                 out = neuron_output(output) if isinstance(output, (torch.Tensor, tuple)) else None
                 tally.add_synops(ops, _call_sizes(x, out, inner))
 
@@ -533,10 +534,10 @@ class _ExpectedSteps:
         in-place change would go unseen)."""
         return steps.is_contiguous() and not steps.is_inference()
 
-    def take(self, name: str, counter: SynapseCounter, x: torch.Tensor, conv: bool, output) -> bool:
+    def take(self, name: str, counter: SynapseCounter, x: torch.Tensor, inner: int, output) -> bool:
         """Whether layer ``name``'s call on ``x`` (which gave ``output``) is on one of the
         steps, unchanged and 0/1; if so it is recorded for :meth:`settle`, else the caller
-        counts ``x`` itself."""
+        counts ``x`` itself. ``inner``: the layer's row dimensions (1 for a Linear)."""
         t = self.index.get(x.data_ptr())
         # the same start, size and dtype and contiguous: the very memory of step t; the
         # version counter, shared by all views of ``steps``, rules out an in-place change
@@ -546,7 +547,6 @@ class _ExpectedSteps:
         key = (name, x.shape)
         taken = self._taken.get(key)
         if taken is None:
-            inner = len(counter.layer.kernel_size) + 1 if conv else 1
             row = tuple(x.shape[-inner:])
             if (name, row) not in self._ops:
                 self._ops[(name, row)] = counter.ops_per_step(self.activity, row)
