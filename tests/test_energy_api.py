@@ -219,7 +219,18 @@ def test_synapse_counts_of_signed_analog_nan_and_half_inputs_by_hand():
     assert counter((spikes,)) == (2 + 2 + 1 + 1, 12, True, 4)
     # a known spike count (a neuron's output) takes the per-row product instead: same counts
     assert counter((spikes,), spikes=4) == (6, 12, True, 4)
-    assert SynapseCounter(nn.Linear(3, 2).half())((spikes.half(),), spikes=4).dense == 12
+    # a dense weight gives every input fan-out 2: the spikes times 2, in float32 and float16;
+    # once a weight is zeroed (and the counter told), input 1 reaches one weight only
+    for dtype in (torch.float32, torch.float16):
+        dense = nn.Linear(3, 2).to(dtype)
+        with torch.no_grad():
+            dense.weight.fill_(0.5)
+        dense_counter = SynapseCounter(dense)
+        assert dense_counter((spikes.to(dtype),), spikes=4) == (4 * 2, 12, True, 4)
+        with torch.no_grad():
+            dense.weight[0, 1] = 0.0
+        dense_counter.weights_changed()
+        assert dense_counter((spikes.to(dtype),), spikes=4) == (2 * 2 + 1 + 2, 12, True, 4)
     half = signed.to(torch.float16)
     assert SynapseCounter(lin.half())((half,)) == (5, 12, True, 4)
     with torch.no_grad():

@@ -394,6 +394,8 @@ class SynapseCounter:
         self.layer = layer
         self._weight_summary: torch.Tensor | None = None
         self._weight_summary_32: torch.Tensor | None = None
+        #: a Linear whose every input reaches the same number of nonzero weights: that number
+        self._uniform_fanout: int | None = None
         self._dense_per_row: dict[tuple[int, ...], int] = {}
         self._scratch = Scratch()
 
@@ -417,18 +419,21 @@ class SynapseCounter:
         return layer_synops(layer, args)
 
     def _linear_of_zero_one(self, x: torch.Tensor, spikes: int) -> SynOps | None:
-        """A Linear on 0/1 float32 ``x``: its rows times the fan-out (None if not float32, or
-        if a row's count could reach 2**24). Rows repeated by a stride-0 expansion are
-        counted as rows, as the layer computes them."""
+        """A Linear on 0/1 ``x`` holding ``spikes`` ones: the spikes times the fan-out when
+        every input has the same fan-out (a dense weight), else its float32 rows times the
+        fan-out (None if not float32, or if a row's count could reach 2**24). Rows
+        repeated by a stride-0 expansion are counted as rows, as the layer computes them."""
         layer = self.layer
-        if x.dtype != torch.float32 or layer.in_features * layer.out_features >= _EXACT_FLOAT32_COUNT:
-            return None
         self._weights()
         rows = x.numel() // layer.in_features
+        dense = rows * layer.in_features * layer.out_features
+        if self._uniform_fanout is not None:
+            return SynOps(spikes * self._uniform_fanout, dense, True, spikes)
+        if x.dtype != torch.float32 or layer.in_features * layer.out_features >= _EXACT_FLOAT32_COUNT:
+            return None
         # each row's count is an integer below 2**24, exact in float32; their sum in float64
         per_row = torch.mv(x.reshape(rows, layer.in_features), self._weight_summary_32)
-        return SynOps(int(per_row.sum(dtype=torch.float64)), rows * layer.in_features * layer.out_features,
-                      True, spikes)
+        return SynOps(int(per_row.sum(dtype=torch.float64)), dense, True, spikes)
 
     def ops_per_step(self, activity: StepActivity, inner: tuple[int, ...]) -> list[SynOps | None]:
         """Operations of the layer called on each step of ``activity`` seen as rows
@@ -459,8 +464,12 @@ class SynapseCounter:
         if self._weight_summary is None:
             weight = self.layer.weight.detach()
             if isinstance(self.layer, nn.Linear):
-                self._weight_summary = _nonzero_per_column(weight, self._scratch)
-                self._weight_summary_32 = self._weight_summary.float()
+                summary = self._weight_summary = _nonzero_per_column(weight, self._scratch)
+                self._weight_summary_32 = summary.float()
+                # a dense weight, the usual case, gives every input the same fan-out; then a
+                # 0/1 input's operations are its spikes times it, with no pass over the input
+                uniform = summary.numel() > 0 and bool((summary == summary[0]).all())
+                self._uniform_fanout = int(summary[0]) if uniform else None
             else:
                 self._weight_summary = _nonzero(weight)
         return self._weight_summary
