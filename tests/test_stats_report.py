@@ -130,6 +130,10 @@ def test_report_shows_snn_over_ann_energy(tmp_path):
     section = md.split("## 5. Is the SNN cheaper")[1].split("##")[0]
     rows = [line for line in section.splitlines() if line.startswith("| ") and "architecture" not in line]
     assert [row.split(" | ")[1:] for row in rows] == [["0.25", "0.25 |"], ["2", "2 |"]]
+    assert "whole kernel per input spike" not in section  # said only under the memory-aware model
+    cube.attrs["costs"] = "lemaire-2022"
+    md = write_report(cube, tmp_path / "memory-aware").read_text()
+    assert "whole kernel per input spike" in md.split("## 5. Is the SNN cheaper")[1].split("##")[0]
 
 
 def _paper_rows(text: str) -> dict[str, str]:

@@ -43,6 +43,16 @@ addressing once per batched call; we size them for one sample (each sample
 as if processed alone), so our per-sample figure does not change with the
 batch size. At batch size 1 the two are the same.
 
+A strided convolution is charged its whole kernel per input spike: ``N_mem``
+(``C_out/g x prod(k)``) weight reads and potential reads and writes, while
+the spike updates only ``N_ops`` (``C_out/g x prod(ceil(k/s))``) outputs. This
+is the paper's and SpikingJelly's convention (both agree with ours at stride
+2 in the cross-check); it makes networks with large strides look costly: a
+14 x 14 patch embedding with stride 14 is charged 196 times the weights and
+potentials each spike uses, more potentials than the layer has outputs. The
+``transformer`` architecture's patch embedding is such a layer, and most of
+its memory-aware energy (and its SNN / ANN ratio) comes from it.
+
 Not modelled: RNN cells and :class:`SynapticMatmul` are priced for their
 operations only (effective MACs x 3.2 pJ + ACs x 0.1 pJ, no addressing or
 memory); ReLU/Sigmoid, pooling and normalisation cost nothing; no static
