@@ -46,8 +46,9 @@ batch size. At batch size 1 the two are the same.
 A strided convolution is charged its whole kernel per input spike: ``N_mem``
 (``C_out/g x prod(k)``) weight reads and potential reads and writes, while
 the spike updates only ``N_ops`` (``C_out/g x prod(ceil(k/s))``) outputs. This
-is the paper's and SpikingJelly's convention (both agree with ours at stride
-2 in the cross-check); it makes networks with large strides look costly: a
+is our reading of the paper's ``N_mem`` and SpikingJelly's convention (its
+figures equal ours at stride 2 in the cross-check); it makes networks with
+large strides look costly: a
 14 x 14 patch embedding with stride 14 is charged 196 times the weights and
 potentials each spike uses, more potentials than the layer has outputs. The
 ``transformer`` architecture's patch embedding is such a layer, and most of
