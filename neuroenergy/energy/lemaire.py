@@ -50,9 +50,9 @@ is our reading of the paper's ``N_mem`` and SpikingJelly's convention (its
 figures equal ours at stride 2 in the cross-check); it makes networks with
 large strides look costly: a 14 x 14 patch embedding with stride 14 is
 charged 196 times the weights and potentials each spike uses, more
-potentials than the layer has outputs. The
-``transformer`` architecture's patch embedding is such a layer, and most of
-its memory-aware energy (and its SNN / ANN ratio) comes from it.
+potentials than the layer has outputs. The ``transformer`` architecture's
+patch embedding is such a layer, and most of its memory-aware energy (and its
+SNN / ANN ratio) comes from it.
 
 Not modelled: RNN cells and :class:`SynapticMatmul` are priced for their
 operations only (effective MACs x 3.2 pJ + ACs x 0.1 pJ, no addressing or

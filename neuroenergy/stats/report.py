@@ -704,10 +704,10 @@ def _ann_section(study: _Study, out: Path | None) -> list[Block]:
                "energy model; see `neuroenergy.energy.measure(compare_ann=True)`), median over seeds. Below 1 "
                "the spiking network is cheaper. With a compute-only cost table this leaves out memory traffic, "
                "which a memory-aware model (`lemaire-2022`) prices.")
-    if str(ds.attrs.get("costs", "")).startswith("lemaire-2022"):
-        caption += (" `lemaire-2022` charges a strided convolution its whole kernel per input spike, as the paper "
-                    "does, which raises the ratio of networks with large strides (the transformer's patch "
-                    "embedding; see `neuroenergy.energy.lemaire`).")
+    if ds.attrs.get("costs") == "lemaire-2022":
+        caption += (" `lemaire-2022` charges a strided convolution its whole kernel per input spike (SpikingJelly's "
+                    "convention and our reading of the paper), which raises the ratio of networks with large "
+                    "strides (the transformer's patch embedding; see `neuroenergy.energy.lemaire`).")
     return blocks + [table(["architecture"] + [str(c) for c in ann.columns],
                            [[str(a)] + [_num(v, ".3g") for v in row] for a, row in zip(ann.index, ann.to_numpy())],
                            caption=caption)]
